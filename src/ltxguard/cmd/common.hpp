@@ -1,0 +1,49 @@
+// What every verb shares: exit codes, loading the Litestream config and the policy, and
+// the one-line error form. No CLI parsing here (main.cpp owns CLI11).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "ltxguard/formats/litestream_config.hpp"
+#include "ltxguard/formats/policy.hpp"
+#include "ltxguard/sys/filesystem.hpp"
+#include "ltxguard/util/error.hpp"
+
+namespace ltxguard::cmd {
+
+// docs/exit-codes.md. Verdict codes first, then sysexits.h for failures to run at all.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitWarning = 1;
+inline constexpr int kExitCritical = 2;
+inline constexpr int kExitUnknown = 3;
+inline constexpr int kExitUsage = 64;     // EX_USAGE: bad flags
+inline constexpr int kExitDataErr = 65;   // EX_DATAERR: malformed config or policy
+inline constexpr int kExitNoInput = 66;   // EX_NOINPUT: database or config missing/unreadable
+inline constexpr int kExitSoftware = 70;  // EX_SOFTWARE: internal error
+inline constexpr int kExitCantCreate = 73;  // EX_CANTCREAT: output cannot be written
+
+// Prints "ltxguard: <error>" on stderr and returns the exit code for the error's kind.
+int report_error(const util::Error& e);
+
+[[nodiscard]] std::optional<std::string> getenv_string(std::string_view name);
+[[nodiscard]] formats::EnvLookup process_env();
+
+// An explicit --config must load; without one, $LITESTREAM_CONFIG or /etc/litestream.yml is
+// tried and a missing default is not an error (nullopt). Returns the path actually read.
+struct LoadedConfig {
+  std::optional<formats::LitestreamConfig> config;
+  std::string path;
+};
+[[nodiscard]] util::Result<LoadedConfig> load_litestream_config(const sys::FileSystem& fs,
+                                                                const std::string& explicit_path);
+
+// An explicit --policy must load; without one, /etc/ltxguard/policy.yml is read when present,
+// else the defaults apply. `path` says which.
+struct LoadedPolicy {
+  formats::Policy policy;
+  std::string path;  // "" = built-in defaults
+};
+[[nodiscard]] util::Result<LoadedPolicy> load_policy(const sys::FileSystem& fs, const std::string& explicit_path);
+
+}  // namespace ltxguard::cmd
