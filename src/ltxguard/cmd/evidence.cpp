@@ -106,7 +106,7 @@ int run_evidence(const EvidenceArgs& args) {
   formats::RedactionOptions ropts;
   ropts.show_replica_paths = args.show_replica_paths;
   const formats::Redactor redactor = build_redactor(loaded->config, ev, ropts);
-  const std::string json = output::evidence_json(ev, verdict, ctx, redactor).dump(2) + "\n";
+  const std::string json = output::evidence_json(ev, verdict, ctx, redactor).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   const std::string text = output::evidence_text(ev, verdict, ctx, redactor);
   std::string public_md;
   if (args.public_summary) {

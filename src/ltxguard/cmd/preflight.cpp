@@ -123,7 +123,7 @@ int run_preflight(const PreflightArgs& args) {
   auto result = model::compute_budget(inputs.input);
   if (!result) return report_error(result.error());
   if (args.json) {
-    std::fputs((budget_json(inputs, *result).dump(2) + "\n").c_str(), stdout);
+    std::fputs((budget_json(inputs, *result).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n").c_str(), stdout);
   } else {
     std::fputs(budget_text(inputs, *result).c_str(), stdout);
   }

@@ -29,10 +29,15 @@ void backlog_v03(ReplicaState& r, const StagingScan& local, const std::string& l
     const bool tmp = f.name.kind == StagingKind::shadow_wal_tmp;
     if (f.name.kind != StagingKind::shadow_wal && !tmp) continue;
     if (f.name.generation != local_gen) continue;
-    // A segment is uploaded once the replica holds a later index of the same generation.
-    const bool uploaded = r.generation == local_gen && r.wal_index && f.name.wal_index < *r.wal_index;
-    if (!uploaded || tmp) {
+    // A segment is uploaded once the replica holds a later index of the same generation;
+    // of the segment the replica is in, everything from its last chunk's offset on counts
+    // (that chunk's length is only known compressed).
+    const bool same_gen = r.generation == local_gen && r.wal_index;
+    if (tmp || !same_gen || f.name.wal_index > *r.wal_index) {
       bytes += f.stat.size_bytes;
+      ++files;
+    } else if (f.name.wal_index == *r.wal_index) {
+      bytes += f.stat.size_bytes - std::min<uint64_t>(f.stat.size_bytes, r.wal_offset);
       ++files;
     }
   }
@@ -141,14 +146,18 @@ ReplicaState file_replica_state(const sys::FileSystem& fs, const formats::Replic
     if (entries) {
       for (const auto& e : *entries) {
         const auto n = formats::classify_staging_path("generations/" + gen + "/wal/" + e.name);
-        if (n.kind == StagingKind::replica_wal && e.stat.type == sys::FileType::regular) {
-          r.wal_index = std::max(r.wal_index.value_or(0), n.wal_index);
+        if (n.kind != StagingKind::replica_wal || e.stat.type != sys::FileType::regular) continue;
+        if (!r.wal_index || n.wal_index > *r.wal_index) {
+          r.wal_index = n.wal_index;
+          r.wal_offset = n.wal_offset;
+        } else if (n.wal_index == *r.wal_index) {
+          r.wal_offset = std::max(r.wal_offset, n.wal_offset);
         }
       }
     }
   }
   r.reason = gen.empty()        ? "no local generation to compare with"
-             : r.wal_index      ? fmt::format("replica holds generation {} up to WAL index {}", gen, *r.wal_index)
+             : r.wal_index      ? fmt::format("replica holds generation {} up to WAL index {} offset {}", gen, *r.wal_index, r.wal_offset)
                                 : fmt::format("replica holds no WAL segment of generation {}", gen);
   if (local.layout == Layout::v0_3) backlog_v03(r, local, gen);
   return r;

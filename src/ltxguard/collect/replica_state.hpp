@@ -24,6 +24,7 @@ struct ReplicaState {
   // 0.3 position: generation/index of the highest segment the replica holds.
   std::string generation;
   std::optional<uint32_t> wal_index;
+  uint32_t wal_offset = 0;  // start offset of the replica's last chunk of that segment
   // 0.5 position: highest TXID over the replica's levels 0-3 and 9.
   std::optional<uint64_t> max_txid;
   // Local staged bytes not yet on this replica; nullopt when unknown.

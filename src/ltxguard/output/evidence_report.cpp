@@ -108,10 +108,13 @@ std::optional<bool> replica_stuck(const collect::Evidence& ev) {
   for (const auto& r : ev.replicas) {
     if (!r.known || !r.backlog_bytes) continue;
     const auto* before = first_state(ev, r.name);
-    const bool moved = before != nullptr && (before->wal_index != r.wal_index || before->max_txid != r.max_txid ||
-                                             before->generation != r.generation);
+    const bool moved = before != nullptr && (before->wal_index != r.wal_index || before->wal_offset != r.wal_offset ||
+                                             before->max_txid != r.max_txid || before->generation != r.generation);
+    // A file replica on a full filesystem cannot advance, whatever the window showed.
+    const auto* replica_fs = r.fs_dev ? ev.filesystem(*r.fs_dev) : nullptr;
+    const bool replica_full = replica_fs != nullptr && replica_fs->stats.free_bytes < kNoRoomBytes;
     const bool grew = before != nullptr && before->backlog_bytes && *r.backlog_bytes > *before->backlog_bytes;
-    const bool this_stuck = !moved && *r.backlog_bytes > 0 && (grew || no_room);
+    const bool this_stuck = *r.backlog_bytes > 0 && (replica_full || (!moved && (grew || no_room)));
     stuck = stuck.value_or(false) || this_stuck;
   }
   return stuck;
