@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "ltxguard/cmd/check.hpp"
 #include "ltxguard/cmd/common.hpp"
 #include "ltxguard/cmd/evidence.hpp"
 #include "ltxguard/cmd/preflight.hpp"
@@ -82,6 +83,14 @@ int main(int argc, char** argv) {
   preflight->add_flag("--litestream-not-root", pf.litestream_not_root, "Litestream runs as a non-root user");
   preflight->add_flag("--json", pf.json, "print one JSON document");
 
+  cmd::CheckArgs ck;
+  auto* check = app.add_subcommand("check", "lint the Litestream setup: version, unit, metrics, meta dir, policy");
+  check->add_option("--config", ck.config_path, "Litestream config (default: $LITESTREAM_CONFIG or /etc/litestream.yml)");
+  check->add_option("--unit", ck.unit_path, "systemd unit file (default: litestream.service in /etc, /run, /lib, /usr/lib systemd dirs, with drop-ins)");
+  check->add_option("--policy", ck.policy_path, "ltxguard policy (default: /etc/ltxguard/policy.yml if present)");
+  check->add_option("--litestream-bin", ck.litestream_bin, "Litestream binary to ask for its version (default: the unit's ExecStart, else PATH)");
+  check->add_flag("--json", ck.json, "print one JSON document");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,6 +104,7 @@ int main(int argc, char** argv) {
       return cmd::run_evidence(ev);
     }
     if (preflight->parsed()) return cmd::run_preflight(pf);
+    if (check->parsed()) return cmd::run_check(ck);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ltxguard: internal error: %s\n", e.what());
     return cmd::kExitSoftware;

@@ -1,0 +1,214 @@
+#include <gtest/gtest.h>
+
+#include "ltxguard/collect/database.hpp"
+#include "ltxguard/collect/replica_state.hpp"
+#include "ltxguard/collect/staging_scan.hpp"
+#include "ltxguard/util/bytes.hpp"
+#include "support/fake_filesystem.hpp"
+
+namespace ltxguard::collect {
+namespace {
+
+using testing::FakeFileSystem;
+
+constexpr const char* kMeta = "/d/.app.db-litestream";
+
+ScanOptions no_ltx() {
+  ScanOptions o;
+  o.inspect_ltx = false;
+  return o;
+}
+
+std::string sqlite_header(uint32_t page_size, uint32_t page_count) {
+  std::string h(100, '\0');
+  const std::string magic = "SQLite format 3";
+  h.replace(0, magic.size(), magic);
+  auto* p = reinterpret_cast<uint8_t*>(h.data());
+  util::put_be16(p + 16, static_cast<uint16_t>(page_size == 65536 ? 1 : page_size));
+  p[18] = p[19] = 2;  // WAL
+  p[21] = 64;
+  p[22] = 32;
+  p[23] = 32;
+  util::put_be32(p + 24, 7);  // change counter
+  util::put_be32(p + 28, page_count);
+  util::put_be32(p + 92, 7);  // version-valid-for == change counter
+  util::put_be32(p + 96, 3040001);
+  return h;
+}
+
+TEST(StagingScanTest, MissingMetaDirIsNotAnError) {
+  FakeFileSystem fs;
+  fs.add_dir("/d");
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  EXPECT_FALSE(scan.exists);
+  EXPECT_TRUE(scan.errors.empty());
+  EXPECT_EQ(scan.layout, formats::Layout::none);
+}
+
+TEST(StagingScanTest, ClassesA03TreeAndSumsBytes) {
+  FakeFileSystem fs;
+  fs.add_file(std::string(kMeta) + "/generation", "0123456789abcdef\n");
+  fs.add_sized_file(std::string(kMeta) + "/generations/0123456789abcdef/wal/00000000.wal", 4096);
+  fs.add_sized_file(std::string(kMeta) + "/generations/0123456789abcdef/wal/00000001.wal", 8192);
+  fs.add_sized_file(std::string(kMeta) + "/generations/0123456789abcdef/wal/00000002.wal.tmp", 100);
+  fs.add_sized_file(std::string(kMeta) + "/stray.bin", 7);
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  EXPECT_TRUE(scan.exists);
+  EXPECT_EQ(scan.layout, formats::Layout::v0_3);
+  EXPECT_EQ(scan.total_bytes, 17u + 4096 + 8192 + 100 + 7);
+  EXPECT_EQ(scan.in_flight_bytes, 100u);
+  EXPECT_EQ(scan.file_count, 5u);
+  EXPECT_EQ(scan.unknown_count, 1u);
+}
+
+TEST(StagingScanTest, SymlinkNamedLikeStagingIsNeitherCountedNorFollowed) {
+  FakeFileSystem fs;
+  fs.add_sized_file("/etc/big", 1 << 30);
+  fs.add_symlink(std::string(kMeta) + "/ltx/0/0000000000000001-0000000000000001.ltx.tmp", "/etc/big");
+  const auto scan = scan_staging(fs, kMeta);
+  EXPECT_EQ(scan.total_bytes, 0u);
+  EXPECT_EQ(scan.in_flight_bytes, 0u);
+  ASSERT_EQ(scan.files.size(), 1u);
+  EXPECT_EQ(scan.files[0].name.kind, formats::StagingKind::unknown);
+  EXPECT_FALSE(scan.files[0].ltx.has_value());
+  for (const auto& r : fs.reads()) EXPECT_NE(r.path, "/etc/big");
+}
+
+TEST(StagingScanTest, MetaDirThatIsASymlinkIsRefused) {
+  FakeFileSystem fs;
+  fs.add_dir("/elsewhere/ltx/0");
+  fs.add_symlink(kMeta, "/elsewhere");
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  EXPECT_FALSE(scan.exists);
+  ASSERT_EQ(scan.errors.size(), 1u);
+  EXPECT_EQ(scan.errors[0].code, util::ErrorCode::unsafe_path);
+}
+
+TEST(StagingScanTest, ZeroFiveWinsOverLeftover03Generations) {
+  FakeFileSystem fs;
+  fs.add_sized_file(std::string(kMeta) + "/generations/0123456789abcdef/wal/00000000.wal", 10);
+  fs.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000001-0000000000000001.ltx", 10);
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  EXPECT_EQ(scan.layout, formats::Layout::v0_5);
+  EXPECT_TRUE(scan.mixed_layouts);
+}
+
+TEST(ReplicaStateTest, File05ReplicaBacklogIsLocalL0AboveTheReplicasMark) {
+  FakeFileSystem fs;
+  fs.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000001-0000000000000001.ltx", 1000);
+  fs.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000002-0000000000000002.ltx", 200);
+  fs.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000003-0000000000000003.ltx", 30);
+  fs.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000004-0000000000000004.ltx.tmp", 4);
+  fs.add_sized_file("/r/ltx/1/0000000000000001-0000000000000002.ltx", 1100);
+  fs.add_sized_file("/r/ltx/0/0000000000000001-0000000000000001.ltx", 1000);
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  formats::ReplicaConfig rc;
+  rc.type = "file";
+  rc.path = "/r";
+  const auto r = file_replica_state(fs, rc, scan, 1);
+  EXPECT_TRUE(r.known);
+  EXPECT_EQ(*r.max_txid, 2u);
+  EXPECT_EQ(*r.backlog_bytes, 30u + 4u);
+  EXPECT_EQ(r.backlog_files, 2u);
+}
+
+TEST(ReplicaStateTest, File03ReplicaBacklogCountsFromTheLastUploadedOffset) {
+  FakeFileSystem fs;
+  const std::string gen = "0123456789abcdef";
+  fs.add_file(std::string(kMeta) + "/generation", gen + "\n");
+  fs.add_sized_file(std::string(kMeta) + "/generations/" + gen + "/wal/00000000.wal", 5000);
+  fs.add_sized_file(std::string(kMeta) + "/generations/" + gen + "/wal/00000001.wal", 8000);
+  fs.add_sized_file(std::string(kMeta) + "/generations/" + gen + "/wal/00000002.wal", 3000);
+  fs.add_sized_file("/r/generations/" + gen + "/wal/00000000_00000000.wal.lz4", 10);
+  fs.add_sized_file("/r/generations/" + gen + "/wal/00000001_00000000.wal.lz4", 10);
+  fs.add_sized_file("/r/generations/" + gen + "/wal/00000001_00000fa0.wal.lz4", 10);  // offset 4000
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  formats::ReplicaConfig rc;
+  rc.type = "file";
+  rc.path = "/r";
+  const auto r = file_replica_state(fs, rc, scan, 1);
+  EXPECT_EQ(r.generation, gen);
+  EXPECT_EQ(*r.wal_index, 1u);
+  EXPECT_EQ(r.wal_offset, 4000u);
+  EXPECT_EQ(*r.backlog_bytes, (8000u - 4000u) + 3000u);
+}
+
+TEST(ReplicaStateTest, MissingFileReplicaMeansEverythingIsBacklog) {
+  FakeFileSystem fs;
+  fs.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000001-0000000000000001.ltx", 1000);
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  formats::ReplicaConfig rc;
+  rc.type = "file";
+  rc.path = "/nowhere";
+  const auto r = file_replica_state(fs, rc, scan, 1);
+  EXPECT_TRUE(r.known);
+  EXPECT_EQ(*r.backlog_bytes, 1000u);
+}
+
+TEST(ReplicaStateTest, RemoteReplicaWithoutMetricsIsUnknownWithTheReason) {
+  FakeFileSystem fs;
+  formats::DbConfig db;
+  db.path = "/d/app.db";
+  formats::ReplicaConfig rc;
+  rc.type = "s3";
+  db.replicas.push_back(rc);
+  const auto states = replica_states(fs, db, StagingScan{}, 1, std::nullopt, "");
+  ASSERT_EQ(states.size(), 1u);
+  EXPECT_FALSE(states[0].known);
+  EXPECT_FALSE(states[0].backlog_bytes.has_value());
+  EXPECT_EQ(states[0].reason,
+            "s3 replica: its upload state is not visible from this host; set `addr:` in the Litestream config "
+            "to expose metrics");
+}
+
+TEST(ReplicaStateTest, MetricsGiveThe03Gap) {
+  formats::ReplicaConfig rc;
+  rc.type = "s3";
+  rc.name = "s3";
+  std::vector<formats::PromSample> samples = {
+      {"litestream_shadow_wal_index", {{"db", "/d/app.db"}}, 7},
+      {"litestream_replica_wal_index", {{"db", "/d/app.db"}, {"name", "s3"}}, 4},
+      {"litestream_replica_wal_index", {{"db", "/other.db"}, {"name", "s3"}}, 1},
+  };
+  const auto r = metrics_replica_state(rc, "/d/app.db", samples);
+  EXPECT_TRUE(r.known);
+  EXPECT_EQ(*r.wal_index, 4u);
+  EXPECT_EQ(r.reason, "metrics: shadow WAL index 7, replica WAL index 4 (gap 3)");
+}
+
+TEST(DatabaseTest, SizesAndHeaderWithoutReadingPastByte100) {
+  FakeFileSystem fs;
+  fs.add_sized_file("/d/app.db", 4096 * 10, sqlite_header(4096, 10) + std::string(4096 * 10 - 100, 'x'));
+  fs.add_sized_file("/d/app.db-wal", 12345);
+  const auto d = collect_database(fs, "/d/app.db");
+  EXPECT_TRUE(d.db.exists);
+  EXPECT_EQ(d.wal.bytes, 12345u);
+  EXPECT_FALSE(d.shm.exists);
+  ASSERT_TRUE(d.header.has_value()) << d.header_error;
+  EXPECT_EQ(d.header->page_size_bytes, 4096u);
+  EXPECT_EQ(d.logical_bytes(), 40960u);
+  for (const auto& r : fs.reads()) {
+    if (r.path == "/d/app.db") {
+      EXPECT_LE(r.max_bytes, 100u);
+    }
+    EXPECT_NE(r.path, "/d/app.db-wal");
+    EXPECT_NE(r.path, "/d/app.db-shm");
+  }
+}
+
+TEST(DatabaseTest, PathChecks) {
+  FakeFileSystem fs;
+  fs.add_file("/d/app.db", sqlite_header(4096, 1));
+  fs.add_file("/other/real.db", sqlite_header(4096, 1));
+  fs.add_symlink("/d/link.db", "/other/real.db");
+  fs.add_symlink("/d/same.db", "/d/app.db");
+  fs.add_dir("/d/dir.db");
+  EXPECT_EQ(*check_database_path(fs, "/d/app.db"), "/d/app.db");
+  EXPECT_EQ(*check_database_path(fs, "/d/same.db"), "/d/same.db");
+  EXPECT_EQ(check_database_path(fs, "/d/link.db").error().code, util::ErrorCode::unsafe_path);
+  EXPECT_EQ(check_database_path(fs, "/d/none.db").error().message, "database not found");
+  EXPECT_EQ(check_database_path(fs, "/d/dir.db").error().message, "database path is not a regular file");
+}
+
+}  // namespace
+}  // namespace ltxguard::collect
