@@ -142,17 +142,14 @@ class Budget {
     if (policy_.app_wal_headroom_bytes) {
       return {Wide{*policy_.app_wal_headroom_bytes}, "app_wal_headroom_bytes"};
     }
-    const Wide cap = db_fs ? apply_ppm_up(Wide{db_fs->fs->total_bytes}, kHeadroomCapPpm) : kCap;
-    if (!db.header_valid || db.page_size_bytes == 0) {
-      return {cap, "10 % of the filesystem: page size unknown"};
+    if (db_fs == nullptr) return {kCap, "filesystem not measured"};
+    const uint32_t page = db.header_valid ? db.page_size_bytes : 0;
+    const Wide bytes = Wide{app_wal_headroom_bytes(db_fs->fs->total_bytes, page, policy_)};
+    if (page == 0) return {bytes, "10 % of the filesystem: page size unknown"};
+    if (bytes == mul(kTruncatePageN, page)) {
+      return {bytes, fmt::format("{} pages × {} B, Litestream's WAL truncate threshold", kTruncatePageN, page)};
     }
-    const Wide pages = mul(kTruncatePageN, db.page_size_bytes);
-    if (pages <= cap) {
-      return {pages, fmt::format("{} pages × {} B, Litestream's WAL truncate threshold",
-                                 kTruncatePageN, db.page_size_bytes)};
-    }
-    return {cap, fmt::format("10 % of the filesystem, below {} pages × {} B", kTruncatePageN,
-                             db.page_size_bytes)};
+    return {bytes, fmt::format("10 % of the filesystem, below {} pages × {} B", kTruncatePageN, page)};
   }
 
   // The full-database snapshot 0.5 stages (also the size of a full copy on a file replica).
@@ -664,6 +661,14 @@ uint64_t ltx_snapshot_worst_case_bytes(uint64_t page_count, uint32_t page_size_b
 }
 
 util::Result<BudgetResult> compute_budget(const BudgetInput& input) { return Budget(input).run(); }
+
+uint64_t app_wal_headroom_bytes(uint64_t filesystem_total_bytes, uint32_t page_size_bytes,
+                                const formats::Policy& policy) {
+  if (policy.app_wal_headroom_bytes) return *policy.app_wal_headroom_bytes;
+  const Wide cap = apply_ppm_up(Wide{filesystem_total_bytes}, kHeadroomCapPpm);
+  if (page_size_bytes == 0) return static_cast<uint64_t>(sat64(cap));
+  return static_cast<uint64_t>(sat64(std::min(mul(kTruncatePageN, page_size_bytes), cap)));
+}
 
 int exit_code(Verdict v) {
   switch (v) {

@@ -130,6 +130,12 @@ struct BudgetResult {
 // can be computed is still computed. Never adds bytes of different filesystems together.
 [[nodiscard]] util::Result<BudgetResult> compute_budget(const BudgetInput& input);
 
+// The room one database's WAL needs while Litestream blocks checkpoints: policy
+// app_wal_headroom_bytes, else min(kTruncatePageN pages, 10 % of the filesystem); the 10 %
+// alone when the page size is unknown (0).
+[[nodiscard]] uint64_t app_wal_headroom_bytes(uint64_t filesystem_total_bytes, uint32_t page_size_bytes,
+                                              const formats::Policy& policy);
+
 [[nodiscard]] int exit_code(Verdict v);                  // ok 0, warning 1, critical 2, unknown 3
 [[nodiscard]] const char* to_string(Verdict v);          // "ok", "warning", "critical", "unknown"
 [[nodiscard]] const char* to_string(LitestreamModel m);  // "0.3", "0.5", "unknown"

@@ -1,57 +1,45 @@
 #include "ltxguard/model/reserve.hpp"
 
-#include <algorithm>
-
-#include <fmt/format.h>
-
-#include "ltxguard/util/bytes.hpp"
+#include "ltxguard/model/budget.hpp"
 
 namespace ltxguard::model {
-namespace {
 
-// Litestream's emergency truncate threshold (TruncatePageN): past this many WAL pages it
-// forces a TRUNCATE checkpoint, so a healthy app WAL stays below it.
-constexpr uint64_t kTruncatePageN = 121359;
-constexpr uint32_t kAssumedPageBytes = 4096;
-constexpr uint64_t kDefaultReservePpm = 50'000;   // 5 %: the ext4 default root reserve
-constexpr uint64_t kHeadroomCapPpm = 100'000;     // 10 %: headroom never claims more
-constexpr uint64_t kPpm = 1'000'000;
-
-// ceil(total * ppm / 1e6) without overflow for any 64-bit total.
-uint64_t share_up(uint64_t total, uint64_t ppm) {
-  const uint64_t whole = total / kPpm * ppm;
-  const uint64_t part = (total % kPpm * ppm + kPpm - 1) / kPpm;
-  return whole + part;
-}
-
-std::string h(uint64_t v) { return util::human_bytes(static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX))); }
-
-}  // namespace
-
+// One rule for the reserve: the budget's. A filesystem holding just this database, with
+// nothing staged, gives the reserve term the preflight would print for it.
 Reserve app_reserve(uint64_t filesystem_total_bytes, uint32_t page_size_bytes, const formats::Policy& policy) {
+  BudgetInput in;
+  in.policy = policy;
+  FilesystemInput fs;
+  fs.dev = 1;
+  fs.mount = "/";
+  fs.total_bytes = fs.free_bytes = fs.avail_bytes = filesystem_total_bytes;
+  in.filesystems.push_back(fs);
+  DatabaseInput db;
+  db.db_path = "db";
+  db.header_valid = page_size_bytes != 0;
+  db.page_size_bytes = page_size_bytes;
+  db.db_fs_dev = db.meta_fs_dev = 1;
+  db.model = LitestreamModel::v0_5;
+  in.databases.push_back(db);
+
   Reserve r;
-  const uint64_t page = page_size_bytes != 0 ? page_size_bytes : kAssumedPageBytes;
-  std::string headroom_detail;
-  if (policy.app_wal_headroom_bytes) {
-    r.app_wal_headroom_bytes = *policy.app_wal_headroom_bytes;
-    headroom_detail = fmt::format("WAL headroom {} (policy)", h(r.app_wal_headroom_bytes));
-  } else {
-    const uint64_t truncate_bytes = kTruncatePageN * page;
-    const uint64_t cap = share_up(filesystem_total_bytes, kHeadroomCapPpm);
-    r.app_wal_headroom_bytes = std::min(truncate_bytes, cap);
-    headroom_detail = fmt::format("WAL headroom {} = min({} pages × {} B, 10% of the filesystem)",
-                                  h(r.app_wal_headroom_bytes), kTruncatePageN, page);
-  }
-  if (policy.reserve_bytes) {
-    r.bytes = *policy.reserve_bytes;
-    r.detail = fmt::format("reserve_bytes {} (policy)", h(r.bytes));
+  auto result = compute_budget(in);
+  if (!result) {
+    // The policy cannot hold on this filesystem (e.g. reserve_bytes larger than it): say so,
+    // and keep the explicit value the operator asked for.
+    r.bytes = policy.reserve_bytes.value_or(filesystem_total_bytes);
+    r.detail = result.error().message;
     return r;
   }
-  const uint64_t ppm = policy.reserve_percent_ppm.value_or(kDefaultReservePpm);
-  const uint64_t percent_bytes = share_up(filesystem_total_bytes, ppm);
-  r.bytes = std::max(percent_bytes, r.app_wal_headroom_bytes);
-  r.detail = fmt::format("max({:g}% of the filesystem = {}, {})", static_cast<double>(ppm) / 10'000.0,
-                         h(percent_bytes), headroom_detail);
+  for (const auto& f : result->filesystems) {
+    for (const auto& t : f.terms) {
+      if (t.label == "reserve") {
+        r.bytes = static_cast<uint64_t>(std::max<int64_t>(0, t.bytes));
+        r.detail = t.reason;
+      }
+    }
+  }
+  r.app_wal_headroom_bytes = app_wal_headroom_bytes(filesystem_total_bytes, page_size_bytes, policy);
   return r;
 }
 

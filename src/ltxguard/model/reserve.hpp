@@ -15,8 +15,10 @@ struct Reserve {
   std::string detail;  // how it was derived, e.g. "max(5% of 48.0 MiB, WAL headroom 4.8 MiB)"
 };
 
-// Policy reserve_bytes wins; else max(reserve_percent (default 5 %) of the filesystem, the app
-// WAL headroom). page_size_bytes 0 = unknown (headroom then assumes 4 KiB pages).
+// The reserve `preflight` charges on a filesystem holding this one database: policy
+// reserve_bytes, else the larger of reserve_percent (default 5 %) and the app WAL headroom,
+// raised to min_free_bytes. page_size_bytes 0 = unknown. Computed by the budget model itself,
+// so evidence, check, watch and preflight can never disagree about it.
 [[nodiscard]] Reserve app_reserve(uint64_t filesystem_total_bytes, uint32_t page_size_bytes,
                                   const formats::Policy& policy);
 
