@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ltxguard/model/budget.hpp"  // LitestreamModel
+
 namespace ltxguard::model {
 
 struct FsSample {
@@ -34,7 +36,14 @@ struct DbSample {
   uint64_t wal_bytes = 0;
   uint64_t staging_bytes = 0;            // everything under the meta dir
   std::vector<InFlightFile> in_flight;   // *.ltx.tmp / *.wal.tmp
-  std::optional<uint64_t> projected_snapshot_bytes;  // a full snapshot's worst case (0.5 model)
+  // A full snapshot's worst case (0.5 model). Set it only while a full snapshot is pending (no
+  // complete snapshot staged yet): the watch model then charges it as a staging write still to
+  // come, less the largest in-flight file when no in-flight file has its own expected size.
+  std::optional<uint64_t> projected_snapshot_bytes;
+  // Which layout the meta dir shows (0.3 generations/, 0.5 ltx/0/). The watch model's stuck-
+  // replica wedge is a 0.3 rule: 0.5 stages a whole snapshot before uploading it, so a long
+  // upload with a growing backlog is normal there.
+  LitestreamModel litestream_model = LitestreamModel::unknown;
   std::optional<bool> litestream_alive;  // nullopt = no process information
   bool litestream_holds_staging = false; // a Litestream process has a staging file open
   // Log lines that arrived since the previous sample.
