@@ -1,0 +1,42 @@
+#include "ltxguard/sys/notify.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+
+namespace ltxguard::sys {
+namespace {
+
+bool send(const std::string& state) { return ::sd_notify(0, state.c_str()) > 0; }
+
+}  // namespace
+
+bool notify_ready() { return send("READY=1"); }
+
+bool notify_stopping() { return send("STOPPING=1"); }
+
+bool notify_watchdog() { return send("WATCHDOG=1"); }
+
+std::string notify_status_line(std::string_view text) {
+  std::string line = "STATUS=";
+  size_t end = std::min(text.size(), kMaxNotifyStatusBytes);
+  // Back up over UTF-8 continuation bytes so the cut never splits a character.
+  if (end < text.size()) {
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  }
+  for (size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    line += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
+  }
+  return line;
+}
+
+bool notify_status(std::string_view text) { return send(notify_status_line(text)); }
+
+std::optional<uint64_t> watchdog_usec() {
+  uint64_t usec = 0;
+  if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) return usec;
+  return std::nullopt;
+}
+
+}  // namespace ltxguard::sys
