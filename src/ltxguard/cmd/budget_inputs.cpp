@@ -124,8 +124,9 @@ BudgetInputs measure_budget_inputs(const sys::FileSystem& fs, const BudgetOption
     std::string reason = version.empty() ? "" : fmt::format("Litestream {} ({})", version, version_source);
     d.model = model_for(version, scan.layout, reason);
     if (version.empty()) {
+      // The budget wraps this in "Litestream version unknown (…): pass --litestream-version".
       reason = scan.layout == formats::Layout::none
-                   ? "Litestream version unknown (" + version_source + ") and no staging on disk; pass --litestream-version"
+                   ? version_source + "; no staging on disk"
                    : fmt::format("layout on disk is {} (version unknown: {})", formats::to_string(scan.layout),
                                  version_source);
     }
@@ -148,6 +149,12 @@ BudgetInputs measure_budget_inputs(const sys::FileSystem& fs, const BudgetOption
       backlog = std::max(*backlog, *r.backlog_bytes);
     }
     if (replicas.empty()) backlog.reset();
+    // Nothing Litestream staged is on disk (the usual preflight: before its first start), so
+    // nothing waits for upload, whatever each replica holds or whether its state is visible.
+    if (!backlog && !replicas.empty() && scan.layout == formats::Layout::none && scan.errors.empty() &&
+        !scan.truncated) {
+      backlog = 0;
+    }
     d.replica_backlog_bytes = backlog;
     for (const auto& r : dbc.replicas) {
       if (r.type == "file" && !r.path.empty()) {

@@ -11,6 +11,7 @@
 #include "ltxguard/cmd/evidence.hpp"
 #include "ltxguard/cmd/preflight.hpp"
 #include "ltxguard/cmd/version.hpp"
+#include "ltxguard/cmd/watch.hpp"
 
 namespace {
 
@@ -91,6 +92,26 @@ int main(int argc, char** argv) {
   check->add_option("--litestream-bin", ck.litestream_bin, "Litestream binary to ask for its version (default: the unit's ExecStart, else PATH)");
   check->add_flag("--json", ck.json, "print one JSON document");
 
+  cmd::WatchArgs wa;
+  LogFlags wa_log;
+  auto* watch = app.add_subcommand("watch", "sidecar: sample every interval, alert before staging eats the reserve");
+  watch->add_option("--db", wa.db_paths, "the SQLite database (repeatable; default: every database in the config)");
+  watch->add_option("--config", wa.config_path, "Litestream config (default: $LITESTREAM_CONFIG or /etc/litestream.yml)");
+  watch->add_option("--policy", wa.policy_path, "ltxguard policy (default: /etc/ltxguard/policy.yml if present)");
+  wa_log.add_to(watch);
+  watch->add_option("--listen", wa.listen, "serve /metrics and /healthz here (loopback only, e.g. 127.0.0.1:9097)");
+  watch->add_flag("--listen-any", wa.listen_any, "allow a non-loopback --listen address");
+  watch->add_option("--interval", wa.interval_seconds, "seconds between samples")->check(CLI::Range(0.05, 3600.0));
+  watch->add_option("--record", wa.record_path, "append every sample as a JSON line to this file");
+  watch->add_option("--textfile", wa.textfile_dir, "write ltxguard.prom here for node_exporter's textfile collector");
+  watch->add_option("--log-format", wa.log_format, "auto, journald, text or json")
+      ->check(CLI::IsMember({"auto", "journald", "text", "json"}));
+  watch->add_option("--litestream-bin", wa.litestream_bin, "Litestream binary to ask for its version (default: PATH)");
+  watch->add_option("--litestream-version", wa.litestream_version, "model this Litestream version instead of detecting it");
+  watch->add_flag("--app-as-root", wa.app_runs_as_root, "the application runs as root (it may use root-reserved blocks)");
+  watch->add_flag("--force", wa.force, "allow --record on a watched filesystem");
+  watch->add_option("--duration", wa.duration_seconds, "stop after this many seconds (default: until SIGTERM)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +126,10 @@ int main(int argc, char** argv) {
     }
     if (preflight->parsed()) return cmd::run_preflight(pf);
     if (check->parsed()) return cmd::run_check(ck);
+    if (watch->parsed()) {
+      wa.log = wa_log.source();
+      return cmd::run_watch(wa);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ltxguard: internal error: %s\n", e.what());
     return cmd::kExitSoftware;

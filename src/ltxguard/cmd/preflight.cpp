@@ -84,6 +84,12 @@ std::string budget_text(const BudgetInputs& inputs, const model::BudgetResult& r
   return out;
 }
 
+// A bad command line (exit-codes.md: 64), not bad input data.
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "ltxguard: %s\n", message.c_str());
+  return kExitUsage;
+}
+
 }  // namespace
 
 int run_preflight(const PreflightArgs& args) {
@@ -101,7 +107,7 @@ int run_preflight(const PreflightArgs& args) {
   if (!args.app_user.empty()) {
     const struct passwd* pw = ::getpwnam(args.app_user.c_str());
     if (pw == nullptr) {
-      return report_error(util::make_error(util::ErrorCode::invalid_input, "", "--app-user: no such user '" + args.app_user + "'"));
+      return usage_error("--app-user: no such user '" + args.app_user + "'");
     }
     opts.app_runs_as_root = pw->pw_uid == 0;
   }
@@ -111,8 +117,7 @@ int run_preflight(const PreflightArgs& args) {
     for (const auto& d : loaded->config->dbs) paths.push_back(d.path);
   }
   if (paths.empty()) {
-    return report_error(util::make_error(util::ErrorCode::invalid_input, "",
-                                         "no database: pass --db or a Litestream config that lists one"));
+    return usage_error("no database: pass --db or a Litestream config that lists one");
   }
   for (const auto& p : paths) {
     auto vetted = collect::check_database_path(fs, p);

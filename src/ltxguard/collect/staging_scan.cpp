@@ -59,8 +59,9 @@ StagingScan scan_staging(const sys::FileSystem& fs, const std::string& meta_path
     if (f.name.layout == formats::Layout::v0_3) has_v03 = true;
     if (f.name.layout == formats::Layout::v0_5) has_v05 = true;
     if (f.name.in_flight()) scan.in_flight_bytes += e.stat.size_bytes;
-    if (opts.inspect_ltx &&
-        (f.name.kind == formats::StagingKind::ltx || f.name.kind == formats::StagingKind::ltx_tmp)) {
+    const bool wanted = f.name.kind == formats::StagingKind::ltx_tmp ||
+                        (f.name.kind == formats::StagingKind::ltx && !opts.inspect_in_flight_only);
+    if (opts.inspect_ltx && wanted) {
       auto src = opener(f.path);
       if (src) {
         f.ltx = formats::inspect_ltx(**src, base_name(f.rel_path), opts.ltx_depth);

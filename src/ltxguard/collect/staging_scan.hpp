@@ -49,6 +49,7 @@ struct ScanOptions {
   size_t max_entries = 2'000'000;
   int max_depth = 6;  // deepest legit path is generations/<gen>/wal/<file>
   bool inspect_ltx = true;
+  bool inspect_in_flight_only = false;  // the watcher: only *.ltx.tmp needs its header each tick
   formats::LtxDepth ltx_depth = formats::LtxDepth::header_and_tail;
   ByteSourceOpener open_bytes;  // defaults to sys::FileByteSource
 };

@@ -32,18 +32,23 @@ void decide_driver(const EvidenceInput& in, EvidenceVerdict& v) {
   std::string growth = growing ? fmt::format("growing by {} in {:.0f} s", human_bytes(in.staging_growth_bytes),
                                              in.window_seconds)
                                : "not growing while sampled";
-  const bool drives_growth = growing && in.staging_fs_consumed_bytes > 0 &&
+  // Replicas that keep up make staging transient (0.3 copies every WAL frame through the
+  // shadow WAL): then only a dominant share counts, not growth.
+  const bool replicas_keep_up = in.replica_stuck.has_value() && !*in.replica_stuck;
+  const bool drives_growth = !replicas_keep_up && growing && in.staging_fs_consumed_bytes > 0 &&
                              in.staging_growth_bytes * 100 >=
                                  in.staging_fs_consumed_bytes * static_cast<int64_t>(kDriverGrowthSharePercent);
-  if (share >= kDriverSharePercent || drives_growth) {
+  const uint64_t share_threshold = replicas_keep_up ? kDriverShareWhenReplicatingPercent : kDriverSharePercent;
+  if (share >= share_threshold || drives_growth) {
     v.staging_is_driver = Answer::yes;
   } else {
     v.staging_is_driver = Answer::no;
   }
   v.reasons.push_back(fmt::format(
-      "staging_is_driver={}: staging holds {} of {} used on its filesystem ({}%, threshold {}%), {}{}",
+      "staging_is_driver={}: staging holds {} of {} used on its filesystem ({}%, threshold {}%{}), {}{}",
       v.staging_is_driver == Answer::yes ? "true" : "false", human_bytes(as_signed(in.staging_bytes)),
-      human_bytes(as_signed(used)), share, kDriverSharePercent, growth,
+      human_bytes(as_signed(used)), share, share_threshold, replicas_keep_up ? " while replicas keep up" : "",
+      growth,
       drives_growth ? fmt::format(", {}% of the {} consumed meanwhile",
                                   in.staging_growth_bytes * 100 / in.staging_fs_consumed_bytes,
                                   human_bytes(in.staging_fs_consumed_bytes))

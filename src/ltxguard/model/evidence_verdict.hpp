@@ -59,7 +59,10 @@ struct EvidenceVerdict {
 // Staging counts as the driver when it holds at least this share of the used bytes on its
 // filesystem: at that point it is the largest single consumer next to the DB and its WAL.
 inline constexpr uint64_t kDriverSharePercent = 25;
-// ... or when it accounts for at least this share of the bytes consumed while sampling.
+// While every replica is known to keep up, staging is transient and must dominate instead.
+inline constexpr uint64_t kDriverShareWhenReplicatingPercent = 50;
+// ... or when it accounts for at least this share of the bytes consumed while sampling
+// (not counted while replicas keep up: 0.3 copies every WAL frame through staging).
 inline constexpr uint64_t kDriverGrowthSharePercent = 50;
 // Below this many bytes the app's WAL has no room for another commit of a few pages: SQLite
 // writes whole frames (page + 24 bytes) and grows the -shm in 32 KiB steps.

@@ -372,14 +372,16 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
         staging_fs != nullptr ? staging_fs->mount : "",
         hb(staging_fs != nullptr ? staging_fs->avail_bytes : 0));
   } else if (db.litestream_model != LitestreamModel::v0_5 && tr.position && alive &&
-             now - tr.position_since_ms >= as_signed(cfg_.replica_stall_ms)) {
+             now - tr.position_since_ms >=
+                 as_signed(db.replica_blocked ? cfg_.wedge_stall_ms : cfg_.replica_stall_ms)) {
     const bool backlog_known = db.replica_backlog_bytes && tr.backlog_at_position;
     const uint64_t before = backlog_known ? *tr.backlog_at_position : tr.committed_at_position;
     const uint64_t after = backlog_known ? *db.replica_backlog_bytes : committed;
     if (after > before) {
       wedge = fmt::format(
-          "no replica progress for {} s (position {}) while {} grew {} to {}, Litestream alive",
+          "no replica progress for {} s (position {}{}) while {} grew {} to {}, Litestream alive",
           whole_seconds(now - tr.position_since_ms), *tr.position,
+          db.replica_blocked ? ", its filesystem is full" : "",
           backlog_known ? "the replica backlog" : "staging", hb(after - before), hb(after));
     }
   }

@@ -54,6 +54,9 @@ struct DbSample {
   // ("gen/index:offset", max TXID, or a metrics value); nullopt when not observable.
   std::optional<std::string> replica_position;
   std::optional<uint64_t> replica_backlog_bytes;
+  // A `file` replica whose filesystem has no room left: it cannot advance, so a stall is a
+  // deadlock after seconds (0.3.13's silent one), not a slow upload after a minute.
+  bool replica_blocked = false;
   std::optional<bool> litestream_disk_full_gauge;  // 0.5.15+ litestream_disk_full
 };
 

@@ -138,3 +138,27 @@ TEST(EvidenceVerdictTest, UnmeasuredFilesystemsAreUnknownNotOk) {
 
 }  // namespace
 }  // namespace ltxguard::model
+
+namespace ltxguard::model {
+namespace {
+
+TEST(EvidenceVerdictTest, HealthyReplicationCopyingTheWalIsNotTheDriver) {
+  // 0.3 healthy: the shadow WAL grows as fast as the app writes, and the replica keeps up.
+  EvidenceInput in;
+  in.db_fs = in.staging_fs = VerdictFs{64 << 20, 56 << 20, 56 << 20, true};
+  in.staging_found = true;
+  in.staging_bytes = 1900 << 10;  // 23 % of the 8 MiB used
+  in.staging_growth_bytes = 788 << 10;
+  in.staging_fs_consumed_bytes = 1500 << 10;
+  in.window_seconds = 2;
+  in.replica_stuck = false;
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::no);
+  in.replica_stuck.reset();  // progress unknown: growth counts
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::yes);
+  in.replica_stuck = false;
+  in.staging_bytes = 5 << 20;  // 62 %: dominant even while replicating (e.g. L0 never pruned)
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::yes);
+}
+
+}  // namespace
+}  // namespace ltxguard::model

@@ -33,6 +33,7 @@ struct World {
   std::optional<bool> alive = true;
   std::optional<std::string> position;
   std::optional<uint64_t> backlog_bytes;
+  bool replica_blocked = false;
   uint64_t disk_full_lines = 0;
   std::optional<bool> gauge;
   LitestreamModel litestream_model = LitestreamModel::v0_5;
@@ -79,6 +80,7 @@ struct World {
     d.new_error_lines = disk_full_lines;
     d.replica_position = position;
     d.replica_backlog_bytes = backlog_bytes;
+    d.replica_blocked = replica_blocked;
     d.litestream_disk_full_gauge = gauge;
     d.litestream_model = litestream_model;
     s.databases.push_back(std::move(d));
@@ -373,6 +375,17 @@ TEST(WatchModelTest, StuckReplicaIn03IsAWedgeWithoutAnyLogLine) {
             "60.0 MiB to 68.0 MiB, Litestream alive");
   EXPECT_TRUE(r.status[70].stop_recommended);
   EXPECT_EQ(r.event("wedge").fields.count("PATH"), 0u);  // nothing in flight to name
+}
+
+TEST(WatchModelTest, ReplicaOnAFullFilesystemIsAWedgeAfterSeconds) {
+  WatchModel m(config(50 * kMiB));
+  World w = stuck_replica_world();
+  w.replica_blocked = true;
+  const Replay r = replay(m, w, 80, stuck_replica_step);
+  const size_t wedged = r.first(WatchState::wedged);
+  ASSERT_NE(wedged, SIZE_MAX);
+  EXPECT_LE(wedged, 16u);  // the position froze at sample 10; 5 s later it is a wedge
+  EXPECT_NE(r.event("wedge").message.find("its filesystem is full"), std::string::npos);
 }
 
 TEST(WatchModelTest, StuckReplicaUsesTheBacklogWhenKnown) {

@@ -1,0 +1,203 @@
+#include "ltxguard/cmd/watch_sampler.hpp"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "ltxguard/collect/database.hpp"
+#include "ltxguard/collect/replica_state.hpp"
+#include "ltxguard/collect/staging_scan.hpp"
+#include "ltxguard/formats/litestream_log.hpp"
+#include "ltxguard/formats/prom_text.hpp"
+#include "ltxguard/sys/http_client.hpp"
+#include "ltxguard/sys/journal.hpp"
+
+namespace ltxguard::cmd {
+namespace {
+
+// A scrape must never hold up the 1 s tick for long.
+constexpr int kScrapeTimeoutMs = 300;
+constexpr size_t kScrapeMaxBytes = 4 << 20;
+constexpr size_t kMaxLogLinesPerTick = 10000;
+// A file replica with less room than this cannot take another WAL segment or LTX file.
+constexpr uint64_t kReplicaFullBytes = 1 << 20;
+
+std::string nearest_existing(const sys::FileSystem& fs, std::string path) {
+  while (!path.empty() && path != "/") {
+    if (fs.stat(path)) return path;
+    path = std::filesystem::path(path).parent_path().string();
+  }
+  return "/";
+}
+
+std::optional<uint64_t> add_fs(const sys::FileSystem& fs, model::WatchSample& s, const std::string& path) {
+  auto st = fs.fs_stats(nearest_existing(fs, path));
+  if (!st) return std::nullopt;
+  if (s.fs(st->dev) == nullptr) {
+    s.filesystems.push_back(
+        model::FsSample{st->dev, st->mount_point, st->total_bytes, st->free_bytes, st->avail_bytes, st->inodes_free});
+  }
+  return st->dev;
+}
+
+bool line_is_for(const formats::LogLine& line, const std::string& db_path) {
+  if (line.db.empty()) return true;
+  return line.db == db_path || line.db == std::filesystem::path(db_path).filename().string();
+}
+
+std::string position_of(const std::vector<collect::ReplicaState>& replicas) {
+  std::string pos;
+  for (const auto& r : replicas) {
+    if (!r.known) continue;
+    pos += fmt::format("{}:{}/{}:{}/{};", r.name, r.generation, r.wal_index ? std::to_string(*r.wal_index) : "-",
+                       r.wal_offset, r.max_txid ? std::to_string(*r.max_txid) : "-");
+  }
+  return pos;
+}
+
+}  // namespace
+
+WatchSampler::WatchSampler(const sys::FileSystem& fs, const sys::ProcessTable& procs,
+                           std::vector<WatchTarget> targets, collect::LogSource log, std::string metrics_addr,
+                           model::LitestreamModel model)
+    : fs_(fs),
+      procs_(procs),
+      targets_(std::move(targets)),
+      log_(std::move(log)),
+      metrics_addr_(std::move(metrics_addr)),
+      model_(model) {
+  if (log_.kind == collect::LogSourceKind::file) follower_ = std::make_unique<sys::LogFollower>(log_.path, true);
+}
+
+std::vector<std::string> WatchSampler::read_new_log_lines() {
+  std::vector<std::string> lines;
+  if (log_.kind == collect::LogSourceKind::none) return lines;
+  if (follower_) {
+    auto r = follower_->poll(kMaxLogLinesPerTick);
+    if (!r) {
+      log_note_ = r.error().to_string();
+      return lines;
+    }
+    log_note_.clear();
+    return std::move(*r);
+  }
+  sys::JournalSource js;
+  js.unit = log_.unit;
+  js.path = log_.path;
+  js.kind = log_.kind == collect::LogSourceKind::journal_dir    ? sys::JournalSource::Kind::directory
+            : log_.kind == collect::LogSourceKind::journal_file ? sys::JournalSource::Kind::file
+                                                                : sys::JournalSource::Kind::system;
+  // The first call only finds the end: history belongs to `evidence`, not to new events.
+  auto r = sys::read_journal_since(js, journal_cursor_, kMaxLogLinesPerTick);
+  if (!r) {
+    log_note_ = r.error().to_string();
+    return lines;
+  }
+  if (!r->available) {
+    log_note_ = r->why_unavailable;
+    return lines;
+  }
+  log_note_.clear();
+  if (!r->last_cursor.empty()) journal_cursor_ = r->last_cursor;
+  if (!journal_started_) {
+    journal_started_ = true;
+    return lines;
+  }
+  for (auto& e : r->entries) lines.push_back(std::move(e.message));
+  return lines;
+}
+
+model::WatchSample WatchSampler::sample(int64_t now_ms) {
+  model::WatchSample s;
+  s.time_ms = now_ms;
+  last_log_lines_ = read_new_log_lines();
+  std::vector<formats::LogLine> classified;
+  classified.reserve(last_log_lines_.size());
+  for (const auto& l : last_log_lines_) classified.push_back(formats::classify_log_line(l));
+
+  std::optional<std::vector<formats::PromSample>> metrics;
+  std::string metrics_note;
+  if (!metrics_addr_.empty()) {
+    if (auto hp = sys::parse_host_port(metrics_addr_)) {
+      if (auto body = sys::http_get(hp->first, hp->second, "/metrics", kScrapeTimeoutMs, kScrapeMaxBytes)) {
+        metrics = formats::parse_prom_text(*body);
+      } else {
+        metrics_note = body.error().to_string();
+      }
+    }
+  }
+
+  std::optional<bool> alive;
+  if (auto ps = procs_.processes()) alive = !sys::find_litestream(*ps).empty();
+
+  for (const auto& t : targets_) {
+    model::DbSample d;
+    d.db_path = t.db_path;
+    d.litestream_model = model_;
+    d.litestream_alive = alive;
+    const collect::DatabaseFiles db = collect::collect_database(fs_, t.db_path);
+    if (db.header) {
+      d.page_size_bytes = db.header->page_size_bytes;
+      d.page_count = db.header->page_count_valid ? db.header->page_count
+                                                 : db.db.bytes / std::max<uint32_t>(1, db.header->page_size_bytes);
+    }
+    d.wal_bytes = db.wal.bytes;
+    d.db_fs_dev = add_fs(fs_, s, std::filesystem::path(t.db_path).parent_path().string()).value_or(0);
+    d.staging_fs_dev = add_fs(fs_, s, t.db_config.meta_path).value_or(0);
+
+    collect::ScanOptions opts;
+    opts.inspect_in_flight_only = true;
+    const collect::StagingScan scan = collect::scan_staging(fs_, t.db_config.meta_path, opts);
+    d.staging_bytes = scan.total_bytes;
+    bool has_snapshot = false;
+    for (const auto& f : scan.files) {
+      if (f.name.kind == formats::StagingKind::ltx) has_snapshot = true;
+      if (!f.name.in_flight()) continue;
+      model::InFlightFile in;
+      in.rel_path = f.rel_path;
+      in.bytes = f.stat.size_bytes;
+      if (f.ltx && f.ltx->expected_final_bytes > 0) in.expected_final_bytes = f.ltx->expected_final_bytes;
+      d.in_flight.push_back(in);
+    }
+    // A 0.5 first sync still to come stages the whole database: charge it until a snapshot exists.
+    if (model_ == model::LitestreamModel::v0_5 && !has_snapshot && db.header && d.page_count > 0) {
+      d.projected_snapshot_bytes = std::max(
+          formats::ltx_snapshot_max_bytes(d.page_size_bytes, d.page_count, formats::LtxEncoding::v3_frame),
+          formats::ltx_snapshot_max_bytes(d.page_size_bytes, d.page_count, formats::LtxEncoding::v3_block));
+    }
+    if (scan.exists) {
+      if (auto held = procs_.open_files_under({t.db_config.meta_path})) d.litestream_holds_staging = !held->empty();
+    }
+
+    for (const auto& line : classified) {
+      if (!line_is_for(line, t.db_path)) continue;
+      ++d.new_log_lines;
+      if (formats::is_disk_full(line)) ++d.new_disk_full_lines;
+      if (line.level == "ERROR") ++d.new_error_lines;
+    }
+
+    const auto replicas = collect::replica_states(fs_, t.db_config, scan, d.db_fs_dev, metrics, metrics_note);
+    const std::string pos = position_of(replicas);
+    if (!pos.empty()) d.replica_position = pos;
+    std::optional<uint64_t> backlog;
+    for (const auto& r : replicas) {
+      if (r.backlog_bytes) backlog = std::max(backlog.value_or(0), *r.backlog_bytes);
+    }
+    d.replica_backlog_bytes = backlog;
+    for (const auto& r : replicas) {
+      if (!r.fs_dev) continue;
+      if (auto st = fs_.fs_stats(nearest_existing(fs_, r.path)); st && st->free_bytes < kReplicaFullBytes) {
+        d.replica_blocked = true;
+      }
+    }
+    if (metrics) {
+      if (auto v = formats::find_sample(*metrics, "litestream_disk_full", {{"db", t.db_path}})) {
+        d.litestream_disk_full_gauge = *v != 0;
+      }
+    }
+    s.databases.push_back(std::move(d));
+  }
+  return s;
+}
+
+}  // namespace ltxguard::cmd

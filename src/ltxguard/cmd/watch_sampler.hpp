@@ -1,0 +1,50 @@
+// Builds a model::WatchSample from the host: filesystems by st_dev, DB and WAL sizes,
+// staging bytes and in-flight files, Litestream process state, new log lines, replica
+// progress. Keeps the state a sample needs from the previous one (log cursor/tail).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ltxguard/collect/evidence.hpp"
+#include "ltxguard/formats/litestream_config.hpp"
+#include "ltxguard/model/watch_sample.hpp"
+#include "ltxguard/sys/filesystem.hpp"
+#include "ltxguard/sys/log_file.hpp"
+#include "ltxguard/sys/proc.hpp"
+
+namespace ltxguard::cmd {
+
+struct WatchTarget {
+  std::string db_path;
+  formats::DbConfig db_config;  // meta path and replicas
+};
+
+class WatchSampler {
+ public:
+  WatchSampler(const sys::FileSystem& fs, const sys::ProcessTable& procs, std::vector<WatchTarget> targets,
+               collect::LogSource log, std::string metrics_addr, model::LitestreamModel model);
+  [[nodiscard]] model::WatchSample sample(int64_t now_ms);
+  // Lines read from the log since the last sample, for the record (raw; redact before writing).
+  [[nodiscard]] const std::vector<std::string>& last_log_lines() const { return last_log_lines_; }
+  [[nodiscard]] const std::string& log_note() const { return log_note_; }
+
+ private:
+  std::vector<std::string> read_new_log_lines();
+
+  const sys::FileSystem& fs_;
+  const sys::ProcessTable& procs_;
+  std::vector<WatchTarget> targets_;
+  collect::LogSource log_;
+  std::string metrics_addr_;
+  model::LitestreamModel model_;
+  std::unique_ptr<sys::LogFollower> follower_;
+  std::string journal_cursor_;
+  bool journal_started_ = false;
+  std::vector<std::string> last_log_lines_;
+  std::string log_note_;
+};
+
+}  // namespace ltxguard::cmd
