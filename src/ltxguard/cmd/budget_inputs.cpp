@@ -14,17 +14,10 @@
 namespace ltxguard::cmd {
 namespace {
 
-std::string nearest_existing(const sys::FileSystem& fs, std::string path) {
-  while (!path.empty() && path != "/") {
-    if (fs.stat(path)) return path;
-    path = std::filesystem::path(path).parent_path().string();
-  }
-  return "/";
-}
 
 // Adds the filesystem holding `path` (or its nearest existing parent) once; returns its dev.
 std::optional<uint64_t> add_fs(const sys::FileSystem& fs, model::BudgetInput& in, const std::string& path) {
-  auto st = fs.fs_stats(nearest_existing(fs, path));
+  auto st = sys::fs_stats_nearest(fs, path);
   if (!st) return std::nullopt;
   for (const auto& f : in.filesystems) {
     if (f.dev == st->dev) return st->dev;

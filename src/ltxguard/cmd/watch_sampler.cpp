@@ -22,16 +22,9 @@ constexpr size_t kMaxLogLinesPerTick = 10000;
 // A file replica with less room than this cannot take another WAL segment or LTX file.
 constexpr uint64_t kReplicaFullBytes = 1 << 20;
 
-std::string nearest_existing(const sys::FileSystem& fs, std::string path) {
-  while (!path.empty() && path != "/") {
-    if (fs.stat(path)) return path;
-    path = std::filesystem::path(path).parent_path().string();
-  }
-  return "/";
-}
 
 std::optional<uint64_t> add_fs(const sys::FileSystem& fs, model::WatchSample& s, const std::string& path) {
-  auto st = fs.fs_stats(nearest_existing(fs, path));
+  auto st = sys::fs_stats_nearest(fs, path);
   if (!st) return std::nullopt;
   if (s.fs(st->dev) == nullptr) {
     s.filesystems.push_back(
@@ -186,7 +179,7 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
     d.replica_backlog_bytes = backlog;
     for (const auto& r : replicas) {
       if (!r.fs_dev) continue;
-      if (auto st = fs_.fs_stats(nearest_existing(fs_, r.path)); st && st->free_bytes < kReplicaFullBytes) {
+      if (auto st = sys::fs_stats_nearest(fs_, r.path); st && st->free_bytes < kReplicaFullBytes) {
         d.replica_blocked = true;
       }
     }

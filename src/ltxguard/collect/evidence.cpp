@@ -26,19 +26,10 @@ int64_t wall_ms() {
       .count();
 }
 
-// statvfs needs an existing path: a meta dir or replica dir that does not exist yet will be
-// created on the filesystem of its nearest existing parent.
-std::string nearest_existing(const sys::FileSystem& fs, std::string path) {
-  while (!path.empty() && path != "/") {
-    if (fs.stat(path)) return path;
-    path = std::filesystem::path(path).parent_path().string();
-  }
-  return "/";
-}
 
 void add_filesystem(const sys::FileSystem& fs, std::vector<FilesystemEvidence>& out, const std::string& path,
                     const std::string& role, uint64_t* dev_out) {
-  auto st = fs.fs_stats(nearest_existing(fs, path));
+  auto st = sys::fs_stats_nearest(fs, path);
   if (!st) return;
   if (dev_out != nullptr) *dev_out = st->dev;
   for (auto& f : out) {
@@ -90,11 +81,11 @@ Sample take_sample(const sys::FileSystem& fs, const Evidence& ev, int64_t now) {
   s.time_ms = now;
   s.staging_bytes = staging_bytes(fs, ev.db_config.meta_path);
   if (auto st = fs.stat(ev.db.db_path + "-wal")) s.wal_bytes = st->size_bytes;
-  if (auto f = fs.fs_stats(nearest_existing(fs, std::filesystem::path(ev.db.db_path).parent_path().string()))) {
+  if (auto f = sys::fs_stats_nearest(fs, std::filesystem::path(ev.db.db_path).parent_path().string())) {
     s.db_fs_free_bytes = f->free_bytes;
     s.db_fs_avail_bytes = f->avail_bytes;
   }
-  if (auto f = fs.fs_stats(nearest_existing(fs, ev.db_config.meta_path))) {
+  if (auto f = sys::fs_stats_nearest(fs, ev.db_config.meta_path)) {
     s.staging_fs_free_bytes = f->free_bytes;
     s.staging_fs_avail_bytes = f->avail_bytes;
   }
@@ -265,7 +256,7 @@ Evidence collect_evidence(const sys::FileSystem& fs, const sys::ProcessTable& pr
     for (const auto& role : f.roles) {
       const std::string path = role == "db" ? db_dir : role == "meta" ? ev.db_config.meta_path : "";
       if (path.empty()) continue;
-      if (auto st = fs.fs_stats(nearest_existing(fs, path))) f.stats = *st;
+      if (auto st = sys::fs_stats_nearest(fs, path)) f.stats = *st;
       break;
     }
   }

@@ -455,4 +455,14 @@ WalkResult RealFileSystem::walk(const std::string& root, size_t max_entries, int
   return r;
 }
 
+util::Result<FsStats> fs_stats_nearest(const FileSystem& fs, const std::string& path) {
+  std::string p = path;
+  while (!p.empty() && p != "/") {
+    if (fs.stat(p)) return fs.fs_stats(p);
+    const size_t slash = p.rfind('/');
+    p = slash == std::string::npos || slash == 0 ? "/" : p.substr(0, slash);
+  }
+  return fs.fs_stats("/");
+}
+
 }  // namespace ltxguard::sys

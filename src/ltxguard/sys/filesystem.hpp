@@ -143,6 +143,10 @@ class RealFileSystem final : public FileSystem {
 
 [[nodiscard]] bool same_filesystem(const FileStat& a, const FileStat& b);
 
+// statvfs of the filesystem `path` is on, or will be on once created: a meta dir or replica
+// dir that does not exist yet lands on its nearest existing parent's filesystem.
+[[nodiscard]] util::Result<FsStats> fs_stats_nearest(const FileSystem& fs, const std::string& path);
+
 // The refusals every FileSystem returns, shared so that fakes fail exactly like the real one.
 // unsafe_path, errno ELOOP: "refusing to follow a symlink"
 [[nodiscard]] util::Error symlink_refused(std::string path);

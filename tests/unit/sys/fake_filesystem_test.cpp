@@ -131,3 +131,25 @@ TEST(FakeFileSystemTest, DefaultWalkOverTheFake) {
 
 }  // namespace
 }  // namespace ltxguard::testing
+
+namespace ltxguard::testing {
+namespace {
+
+TEST(FsStatsNearestTest, MissingDirectoryIsMeasuredOnItsNearestExistingParent) {
+  FakeFileSystem fs;
+  sys::FsStats data;
+  data.mount_point = "/data";
+  data.dev = 7;
+  data.total_bytes = 1000;
+  fs.add_mount(data);
+  fs.add_dir("/data/app");
+  auto st = sys::fs_stats_nearest(fs, "/data/app/.app.db-litestream/ltx/0");
+  ASSERT_TRUE(st) << st.error().to_string();
+  EXPECT_EQ(st->dev, 7u);
+  auto root = sys::fs_stats_nearest(fs, "/nowhere/at/all");
+  ASSERT_TRUE(root);
+  EXPECT_NE(root->dev, 7u);
+}
+
+}  // namespace
+}  // namespace ltxguard::testing
