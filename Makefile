@@ -3,7 +3,7 @@
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build test unit integration demo clean
+.PHONY: all setup build test unit integration demo bench clean
 
 all: build
 
@@ -25,6 +25,9 @@ integration: build
 
 demo: build
 	@bash scripts/demo $(BUILD)/src/ltxguard
+
+bench: build
+	LTXGUARD_BIN=$(BUILD)/src/ltxguard python3 bench/watch_footprint.py --seconds 30
 
 clean:
 	rm -rf $(BUILD)

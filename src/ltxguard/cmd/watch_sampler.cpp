@@ -158,7 +158,9 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
           formats::ltx_snapshot_max_bytes(d.page_size_bytes, d.page_count, formats::LtxEncoding::v3_frame),
           formats::ltx_snapshot_max_bytes(d.page_size_bytes, d.page_count, formats::LtxEncoding::v3_block));
     }
-    if (scan.exists) {
+    // Resolving every process's fds is the dearest part of a tick: only needed while a staging
+    // write is in flight (it tells a live writer from a leftover .tmp).
+    if (scan.exists && !d.in_flight.empty()) {
       if (auto held = procs_.open_files_under({t.db_config.meta_path})) d.litestream_holds_staging = !held->empty();
     }
 

@@ -110,6 +110,7 @@ ReplicaState file_replica_state(const sys::FileSystem& fs, const formats::Replic
       r.known = true;  // nothing uploaded is a position too: everything local is backlog
       if (local.layout == Layout::v0_5) backlog_v05(r, local);
       if (local.layout == Layout::v0_3) backlog_v03(r, local, current_generation(fs, local));
+      if (local.layout == Layout::none) r.backlog_bytes = 0;  // nothing staged, nothing owed
     }
     return r;
   }
@@ -137,6 +138,11 @@ ReplicaState file_replica_state(const sys::FileSystem& fs, const formats::Replic
     r.reason = r.max_txid ? fmt::format("highest TXID on the replica: {}", *r.max_txid)
                           : "the replica holds no LTX file yet";
     backlog_v05(r, local);
+    return r;
+  }
+  if (local.layout == Layout::none) {
+    r.backlog_bytes = 0;  // nothing staged locally: nothing to upload
+    r.reason = "nothing staged locally";
     return r;
   }
   const std::string gen = current_generation(fs, local);

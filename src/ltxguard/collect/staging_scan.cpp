@@ -39,6 +39,7 @@ StagingScan scan_staging(const sys::FileSystem& fs, const std::string& meta_path
   scan.errors = std::move(walk.errors);
   const ByteSourceOpener& opener = opts.open_bytes ? opts.open_bytes : ByteSourceOpener(open_file);
 
+  scan.files.reserve(walk.entries.size());
   bool has_v03 = false;
   bool has_v05 = false;
   for (auto& e : walk.entries) {

@@ -212,3 +212,24 @@ TEST(DatabaseTest, PathChecks) {
 
 }  // namespace
 }  // namespace ltxguard::collect
+
+namespace ltxguard::collect {
+namespace {
+
+TEST(ReplicaStateTest, NothingStagedMeansNoBacklog) {
+  FakeFileSystem fs;
+  fs.add_dir("/r");
+  fs.add_dir("/d");
+  const auto scan = scan_staging(fs, kMeta, no_ltx());
+  formats::ReplicaConfig rc;
+  rc.type = "file";
+  rc.path = "/r";
+  const auto r = file_replica_state(fs, rc, scan, 1);
+  ASSERT_TRUE(r.backlog_bytes.has_value());
+  EXPECT_EQ(*r.backlog_bytes, 0u);
+  rc.path = "/missing";
+  EXPECT_EQ(*file_replica_state(fs, rc, scan, 1).backlog_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace ltxguard::collect
