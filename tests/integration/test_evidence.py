@@ -200,6 +200,21 @@ class EvidenceBadInputTest(unittest.TestCase):
         self.assertEqual(doc["log"]["disk_full_lines"], 1)
         self.assertEqual(len(doc["log"]["lines"]), 1)
 
+    def test_symlinks_and_fifos_in_the_meta_dir_are_reported_never_followed(self):
+        level0 = os.path.join(self.root, ".app.db-litestream", "ltx", "0")
+        os.makedirs(level0)
+        big = os.path.join(ltxg.temp_dir(self), "outside.bin")
+        with open(big, "wb") as f:
+            f.truncate(64 * MiB)
+        os.symlink(big, os.path.join(level0, "0000000000000001-0000000000000001.ltx.tmp"))
+        os.mkfifo(os.path.join(level0, "0000000000000002-0000000000000002.ltx"))
+        doc = evidence("--db", self.db)
+        kinds = sorted(f["kind"] for f in doc["staging"]["files"])
+        self.assertEqual(kinds, ["fifo", "symlink"])
+        self.assertEqual(doc["staging"]["bytes"], 0)
+        self.assertEqual(doc["staging"]["in_flight_bytes"], 0)
+        self.assertNotIn(big, json.dumps(doc))
+
     def test_not_a_database_is_reported_not_fatal(self):
         junk = os.path.join(self.root, "junk.db")
         with open(junk, "wb") as f:

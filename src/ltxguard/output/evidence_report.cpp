@@ -48,21 +48,8 @@ std::string file_state(const collect::StagingFile& f) {
 }
 
 std::string file_kind(const collect::StagingFile& f) {
-  if (f.stat.type != sys::FileType::regular) {
-    switch (f.stat.type) {
-      case sys::FileType::symlink:
-        return "symlink";
-      case sys::FileType::fifo:
-        return "fifo";
-      case sys::FileType::socket:
-        return "socket";
-      case sys::FileType::char_device:
-      case sys::FileType::block_device:
-        return "device";
-      default:
-        return "unknown";
-    }
-  }
+  // A symlink or fifo named like staging is reported as what it is, never as staging.
+  if (f.stat.type != sys::FileType::regular) return std::string(sys::file_type_name(f.stat.type));
   return formats::to_string(f.name.kind);
 }
 

@@ -15,7 +15,8 @@ Result<void> write_file_atomic(const std::string& path, std::string_view content
   const std::filesystem::path target(path);
   std::string dir = target.parent_path().string();
   if (dir.empty()) dir = ".";
-  std::string tmp = dir + "/." + target.filename().string() + ".tmp-XXXXXX";
+  // mkstemp replaces the six trailing X with random characters.
+  std::string tmp = dir + "/." + target.filename().string() + ".tmp-" + std::string(6, 'X');
 
   UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (!fd.valid()) return fail(sys_error(errno, tmp, "cannot create temporary file"));
