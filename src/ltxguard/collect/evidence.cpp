@@ -76,10 +76,10 @@ std::optional<std::vector<formats::PromSample>> scrape(const std::string& addr, 
   return formats::parse_prom_text(*body);
 }
 
-Sample take_sample(const sys::FileSystem& fs, const Evidence& ev, int64_t now) {
+Sample take_sample(const sys::FileSystem& fs, const Evidence& ev, int64_t now, uint64_t staging_bytes) {
   Sample s;
   s.time_ms = now;
-  s.staging_bytes = staging_bytes(fs, ev.db_config.meta_path);
+  s.staging_bytes = staging_bytes;
   if (auto st = fs.stat(ev.db.db_path + "-wal")) s.wal_bytes = st->size_bytes;
   if (auto f = sys::fs_stats_nearest(fs, std::filesystem::path(ev.db.db_path).parent_path().string())) {
     s.db_fs_free_bytes = f->free_bytes;
@@ -235,18 +235,27 @@ Evidence collect_evidence(const sys::FileSystem& fs, const sys::ProcessTable& pr
   if (opts.config) ev.metrics = scrape(opts.config->addr, ev.metrics_note);
   else ev.metrics_note = "no Litestream config read";
 
+  // One walk of the meta dir per sample: the first sample's walk also gives the replica
+  // positions to compare with, the last one is the full scan with LTX checks.
   const int samples = std::max(1, opts.samples);
   for (int i = 0; i < samples; ++i) {
     if (i > 0) sleep(opts.interval_ms);
-    ev.samples.push_back(take_sample(fs, ev, now()));
-    if (i == 0) {
-      ScanOptions quick;
-      quick.inspect_ltx = false;
-      ev.replicas_first = replica_states(fs, ev.db_config, scan_staging(fs, ev.db_config.meta_path, quick),
-                                         ev.db_dev, ev.metrics, ev.metrics_note);
+    const int64_t t = now();
+    const bool first = i == 0;
+    const bool last = i == samples - 1;
+    if (!first && !last) {
+      ev.samples.push_back(take_sample(fs, ev, t, staging_bytes(fs, ev.db_config.meta_path)));
+      continue;
     }
+    ScanOptions opts_scan;
+    opts_scan.inspect_ltx = last;
+    StagingScan scan = scan_staging(fs, ev.db_config.meta_path, opts_scan);
+    ev.samples.push_back(take_sample(fs, ev, t, scan.total_bytes));
+    if (first) {
+      ev.replicas_first = replica_states(fs, ev.db_config, scan, ev.db_dev, ev.metrics, ev.metrics_note);
+    }
+    if (last) ev.staging = std::move(scan);
   }
-  ev.staging = scan_staging(fs, ev.db_config.meta_path);
   if (ev.staging.exists) ev.staging_dev = ev.staging.dev;
   if (opts.config && ev.samples.size() > 1) ev.metrics = scrape(opts.config->addr, ev.metrics_note);
   ev.replicas = replica_states(fs, ev.db_config, ev.staging, ev.db_dev, ev.metrics, ev.metrics_note);
