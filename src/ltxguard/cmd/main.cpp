@@ -12,6 +12,7 @@
 #include "ltxguard/cmd/preflight.hpp"
 #include "ltxguard/cmd/version.hpp"
 #include "ltxguard/cmd/watch.hpp"
+// [verb includes: one line per verb, keep sorted]
 
 namespace {
 
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
   watch->add_flag("--force", wa.force, "allow --record on a watched filesystem");
   watch->add_option("--duration", wa.duration_seconds, "stop after this many seconds (default: until SIGTERM)");
 
+  // [verb subcommands: one block per verb above this line]
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -130,6 +133,7 @@ int main(int argc, char** argv) {
       wa.log = wa_log.source();
       return cmd::run_watch(wa);
     }
+    // [verb dispatch: one `if` per verb above this line]
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ltxguard: internal error: %s\n", e.what());
     return cmd::kExitSoftware;

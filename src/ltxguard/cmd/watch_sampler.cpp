@@ -100,10 +100,19 @@ std::vector<std::string> WatchSampler::read_new_log_lines() {
   return lines;
 }
 
+void WatchSampler::add_log_lines(std::vector<std::string> lines) {
+  for (auto& l : lines) {
+    if (pushed_lines_.size() >= kMaxLogLinesPerTick) break;  // a flood is counted, not hoarded
+    pushed_lines_.push_back(std::move(l));
+  }
+}
+
 model::WatchSample WatchSampler::sample(int64_t now_ms) {
   model::WatchSample s;
   s.time_ms = now_ms;
   last_log_lines_ = read_new_log_lines();
+  for (auto& l : pushed_lines_) last_log_lines_.push_back(std::move(l));
+  pushed_lines_.clear();
   std::vector<formats::LogLine> classified;
   classified.reserve(last_log_lines_.size());
   for (const auto& l : last_log_lines_) classified.push_back(formats::classify_log_line(l));

@@ -30,6 +30,9 @@ class WatchSampler {
   // Lines read from the log since the last sample, for the record (raw; redact before writing).
   [[nodiscard]] const std::vector<std::string>& last_log_lines() const { return last_log_lines_; }
   [[nodiscard]] const std::string& log_note() const { return log_note_; }
+  // Lines that arrived from elsewhere (the supervised child's stdout/stderr under `run`): they
+  // join the next sample's log lines, after the configured log source's.
+  void add_log_lines(std::vector<std::string> lines);
 
  private:
   std::vector<std::string> read_new_log_lines();
@@ -44,6 +47,7 @@ class WatchSampler {
   std::string journal_cursor_;
   bool journal_started_ = false;
   std::vector<std::string> last_log_lines_;
+  std::vector<std::string> pushed_lines_;
   std::string log_note_;
 };
 
