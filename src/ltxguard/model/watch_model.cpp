@@ -96,6 +96,7 @@ std::map<std::string, std::string> fields_of(std::map<std::string, std::string> 
 struct Finding {
   WatchState level;
   std::string text;
+  Condition condition;
 };
 
 }  // namespace
@@ -112,6 +113,28 @@ const char* to_string(WatchState s) {
       break;
   }
   return "wedged";
+}
+
+const char* to_string(Condition c) {
+  switch (c) {
+    case Condition::wedge:
+      return "wedge";
+    case Condition::disk_full:
+      return "disk_full";
+    case Condition::cannot_fit:
+      return "cannot_fit";
+    case Condition::staging_cap:
+      return "staging_cap";
+    case Condition::sawtooth:
+      return "sawtooth";
+    case Condition::full:
+      return "full";
+    case Condition::below_reserve:
+      return "below_reserve";
+    case Condition::forecast:
+      break;
+  }
+  return "forecast";
 }
 
 WatchModel::WatchModel(WatchConfig cfg) : cfg_(std::move(cfg)) {}
@@ -194,11 +217,14 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     const uint64_t reserve = reserve_bytes(fs->dev);
     if (fs->avail_bytes <= kNearlyFullBytes) {
       findings.push_back({WatchState::critical,
-                          fmt::format("{} is full: {} available", fs->mount, hb(fs->avail_bytes))});
+                          fmt::format("{} is full: {} available", fs->mount, hb(fs->avail_bytes)),
+                          Condition::full});
     } else if (app_free(*fs) < reserve) {
       findings.push_back(
-          {WatchState::critical, fmt::format("app-visible free {} on {} is below the reserve {}",
-                                             hb(app_free(*fs)), fs->mount, hb(reserve))});
+          {WatchState::critical,
+           fmt::format("app-visible free {} on {} is below the reserve {}", hb(app_free(*fs)),
+                       fs->mount, hb(reserve)),
+           Condition::below_reserve});
     }
   }
 
@@ -212,12 +238,13 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
         staging_fs != nullptr ? staging_fs->mount : fmt::format("dev {}", db.staging_fs_dev);
     if (staged > cap) {
       findings.push_back(
-          {WatchState::critical, fmt::format("staging {} exceeds max_staging_bytes {} on {}",
-                                             hb(staged), hb(cap), where)});
+          {WatchState::critical,
+           fmt::format("staging {} exceeds max_staging_bytes {} on {}", hb(staged), hb(cap), where),
+           Condition::staging_cap});
     } else if (projected > cap) {
       cannot_fit_text = fmt::format("projected staging {} would exceed max_staging_bytes {} on {}",
                                     hb(projected), hb(cap), where);
-      findings.push_back({WatchState::warning, cannot_fit_text});
+      findings.push_back({WatchState::warning, cannot_fit_text, Condition::staging_cap});
     }
   }
 
@@ -230,7 +257,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
         hb(remaining_bytes), staging_fs->mount, hb(app_free(*staging_fs)),
         hb(reserve_bytes(staging_fs->dev)), hb(charge_on(staging_fs->dev)),
         hs(headroom_of(*staging_fs)));
-    findings.push_back({WatchState::warning, cannot_fit_text});
+    findings.push_back({WatchState::warning, cannot_fit_text, Condition::cannot_fit});
   }
   const bool cannot_fit = !cannot_fit_text.empty();
 
@@ -265,7 +292,8 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
       findings.push_back(
           {WatchState::warning,
            fmt::format("reserve {} on {} breached in {:.0f} s at {}/s (lead time {} s)",
-                       hb(reserve), fs->mount, *secs, rate, cfg_.lead_time_seconds)});
+                       hb(reserve), fs->mount, *secs, rate, cfg_.lead_time_seconds),
+           Condition::forecast});
     }
   }
 
@@ -281,6 +309,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
       a.staging_bytes = sub_sat(as_signed(db.staging_bytes), as_signed(old_db->staging_bytes));
     }
     a.wal_bytes = sub_sat(as_signed(db.wal_bytes), as_signed(old_db->wal_bytes));
+    a.staging_growth_bytes = sub_sat(as_signed(db.staging_bytes), as_signed(old_db->staging_bytes));
     a.other_bytes = sub_sat(sub_sat(a.consumed_bytes, a.staging_bytes), a.wal_bytes);
     a.staging_is_driver =
         a.staging_bytes > 0 && a.consumed_bytes > 0 &&
@@ -350,11 +379,13 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   std::optional<Finding> disk_full_residue;
   if (tr.disk_full_open && !sources.empty()) {
     findings.push_back(
-        {WatchState::critical, fmt::format("disk full: {}", fmt::join(sources, "; "))});
+        {WatchState::critical, fmt::format("disk full: {}", fmt::join(sources, "; ")),
+         Condition::disk_full});
   } else if (tr.disk_full_open) {
     disk_full_residue =
         Finding{WatchState::critical,
-                fmt::format("disk full {} s ago", whole_seconds(now - tr.disk_full_last_ms))};
+                fmt::format("disk full {} s ago", whole_seconds(now - tr.disk_full_last_ms)),
+                Condition::disk_full};
   }
 
   // Wedges. "No replica progress" means none observed: an unobservable position counts as none.
@@ -386,7 +417,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     }
   }
   if (!wedge.empty()) {
-    findings.push_back({WatchState::wedged, "wedged: " + wedge});
+    findings.push_back({WatchState::wedged, "wedged: " + wedge, Condition::wedge});
     if (!tr.wedge_prev) {
       events.push_back(
           {WatchEvent::Level::error, std::string(kMessageIdWedge), "wedge", db.db_path,
@@ -448,7 +479,8 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
          fmt::format("saw-tooth (cycle {}): staging peaked at {} with {} app-visible free "
                      "{} s ago: Litestream retries the whole snapshot",
                      tr.sawtooth_cycles, hb(tr.hold_peak_bytes), hb(tr.hold_min_free_bytes),
-                     whole_seconds(now - tr.hold_peak_ms))});
+                     whole_seconds(now - tr.hold_peak_ms)),
+         Condition::sawtooth});
   }
   if (disk_full_residue) findings.push_back(*disk_full_residue);
 
@@ -521,6 +553,11 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   st.sawtooth_cycles = tr.sawtooth_cycles;
   st.remaining_write_cannot_fit = cannot_fit;
   st.stop_recommended = raw >= WatchState::warning;
+  for (const auto& f : findings) {
+    if (std::find(st.conditions.begin(), st.conditions.end(), f.condition) == st.conditions.end()) {
+      st.conditions.push_back(f.condition);
+    }
+  }
 
   tr.seen = true;
   tr.prev_inflight_bytes = inflight_bytes;

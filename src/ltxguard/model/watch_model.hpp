@@ -53,6 +53,20 @@ struct WatchConfig {
 };
 
 enum class WatchState { ok, warning, critical, wedged };  // ordered by severity
+
+// What raised a database above ok in one sample. The supervisor acts on these: the first
+// five are Litestream's by nature, the last three are about space and need attribution.
+enum class Condition {
+  wedge,          // staging stalled on a full disk, or a stuck replica while staging grows
+  disk_full,      // ENOSPC logged, litestream_disk_full, or a .tmp stalled on a full disk
+  cannot_fit,     // the remaining staging write cannot fit above the reserve
+  staging_cap,    // max_staging_bytes exceeded, or would be by the remaining write
+  sawtooth,       // a failed snapshot freed and retried (held after its peak)
+  full,           // a filesystem of the database is full
+  below_reserve,  // app-visible free is under the reserve (or min_free_bytes)
+  forecast,       // the reserve is breached within the lead time at the recent rate
+};
+[[nodiscard]] const char* to_string(Condition c);
 [[nodiscard]] const char* to_string(WatchState s);        // "ok", "warning", "critical", "wedged"
 
 // Bytes consumed on the database's filesystem over the window (newest minus oldest sample),
@@ -63,6 +77,9 @@ struct Attribution {
   int64_t staging_bytes = 0;   // this database's staging growth; 0 when it stages elsewhere
   int64_t wal_bytes = 0;       // growth of <db>-wal
   int64_t other_bytes = 0;     // consumed − staging − wal (other databases' staging included)
+  // This database's staging growth wherever it lands (staging_bytes counts it only on the
+  // database's filesystem).
+  int64_t staging_growth_bytes = 0;
   // staging grew and accounts for ≥ kDriverGrowthSharePercent (50 %) of the consumed bytes.
   bool staging_is_driver = false;
 };
@@ -90,6 +107,8 @@ struct DbStatus {
   // through hysteresis): a forecast breach within lead time, app-visible free below the reserve
   // or min_free, a full disk or ENOSPC, a saw-tooth, a wedge, or a write that cannot fit.
   bool stop_recommended = false;
+  // The conditions behind stop_recommended, each once, in finding order.
+  std::vector<Condition> conditions;
 };
 
 struct WatchEvent {

@@ -3,18 +3,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <thread>
 
+#include "ltxguard/sys/spawn.hpp"
 #include "ltxguard/util/unique_fd.hpp"
-
-extern char** environ;
 
 namespace ltxguard::sys {
 namespace {
@@ -57,93 +53,18 @@ struct Stream {
   }
 };
 
-// Waits for pid to become reapable up to deadline; returns true and fills status if reaped.
-bool reap(pid_t pid, int pidfd, Clock::time_point deadline, int* status) {
-  for (;;) {
-    const pid_t r = ::waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) return false;
-    const int left = ms_until(deadline);
-    if (left == 0) return false;
-    if (pidfd >= 0) {
-      pollfd p{pidfd, POLLIN, 0};
-      (void)::poll(&p, 1, left);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(left < 10 ? left : 10));
-    }
-  }
-}
-
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions{};
-  posix_spawnattr_t attr{};
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
-
 }  // namespace
 
 util::Result<CommandResult> run_command(const std::vector<std::string>& argv, int timeout_ms,
                                         size_t max_output_bytes) {
-  if (argv.empty() || argv[0].empty()) {
-    return util::fail(util::make_error(util::ErrorCode::invalid_input, "", "empty command"));
-  }
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
 
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
-    return util::fail(util::sys_error(errno, argv[0], "cannot create pipe"));
-  }
-  util::UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return util::fail(util::sys_error(errno, argv[0], "cannot create pipe"));
-  }
-  util::UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
-  (void)::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-  (void)::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-
-  SpawnSetup setup;
-  posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&setup.actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&setup.actions, err_w.get(), 2);
-  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
-  sigset_t all;
-  sigset_t none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&setup.attr, &all);
-  posix_spawnattr_setsigmask(&setup.attr, &none);
-  posix_spawnattr_setpgroup(&setup.attr, 0);
-  posix_spawnattr_setflags(&setup.attr,
-                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-
-  std::vector<char*> cargv;
-  cargv.reserve(argv.size() + 1);
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, cargv[0], &setup.actions, &setup.attr, cargv.data(), environ);
-  if (rc != 0) {
-    if (rc == ENOENT) {
-      return util::fail(util::Error{util::ErrorCode::not_found, rc, argv[0], "program not found"});
-    }
-    return util::fail(util::sys_error(rc, argv[0], "cannot run program"));
-  }
-  out_w.reset();
-  err_w.reset();
-  // glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the syscall directly. -1 on kernels
-  // before 5.3: then only the pipes are polled.
-  util::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  auto spawned = spawn_piped(argv);
+  if (!spawned) return util::fail(spawned.error());
+  const pid_t pid = spawned->pid;
+  util::UniqueFd pidfd = std::move(spawned->pidfd);
+  util::UniqueFd out_r = std::move(spawned->stdout_fd);
+  util::UniqueFd err_r = std::move(spawned->stderr_fd);
 
   CommandResult result;
   Stream streams[2];
@@ -182,14 +103,14 @@ util::Result<CommandResult> run_command(const std::vector<std::string>& argv, in
   bool reaped = false;
   if (!result.timed_out) {
     const auto wait_until = exited ? Clock::now() + std::chrono::seconds(1) : deadline;
-    reaped = reap(pid, pidfd.get(), wait_until, &status);
+    reaped = reap_until(pid, pidfd.get(), wait_until, &status);
     if (!reaped) result.timed_out = true;
   }
   if (result.timed_out) {
     ::kill(-pid, SIGKILL);  // the whole group: a shell's children must not outlive the deadline
     ::kill(pid, SIGKILL);
     reaped =
-        reap(pid, pidfd.get(), Clock::now() + std::chrono::milliseconds(kReapAfterKillMs), &status);
+        reap_until(pid, pidfd.get(), Clock::now() + std::chrono::milliseconds(kReapAfterKillMs), &status);
     for (auto& s : streams) s.drain(max_output_bytes);
   }
   result.output_truncated = streams[0].truncated || streams[1].truncated;

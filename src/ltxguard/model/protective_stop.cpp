@@ -1,0 +1,56 @@
+#include "ltxguard/model/protective_stop.hpp"
+
+#include <algorithm>
+
+namespace ltxguard::model {
+namespace {
+
+bool is_litestream_failure(Condition c) {
+  switch (c) {
+    case Condition::wedge:
+    case Condition::disk_full:
+    case Condition::cannot_fit:
+    case Condition::staging_cap:
+    case Condition::sawtooth:
+      return true;
+    case Condition::full:
+    case Condition::below_reserve:
+    case Condition::forecast:
+      break;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<int64_t> litestream_share_percent(const Attribution& a) {
+  if (a.window_ms <= 0 || a.consumed_bytes <= 0) return std::nullopt;
+  const int64_t mine = std::max<int64_t>(0, a.staging_growth_bytes) + std::max<int64_t>(0, a.wal_bytes);
+  // consumed_bytes is at most a filesystem's size, so the product cannot overflow in practice;
+  // clamp anyway: the inputs are measurements of a hostile host.
+  const int64_t capped = std::min<int64_t>(mine, a.consumed_bytes * 2);
+  return capped * 100 / a.consumed_bytes;
+}
+
+std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& status) {
+  for (const auto& st : status) {
+    std::optional<Condition> chosen;
+    for (Condition c : st.conditions) {
+      const bool stop = is_litestream_failure(c) ||
+                        litestream_share_percent(st.attribution).value_or(0) >= kStopSharePercent;
+      if (stop && (!chosen || static_cast<int>(c) < static_cast<int>(*chosen))) chosen = c;
+    }
+    if (!chosen) continue;
+    StopDecision d;
+    d.db_path = st.db_path;
+    d.condition = *chosen;
+    d.reason = st.reason;
+    d.headroom_bytes = st.headroom_bytes;
+    d.seconds_to_reserve_breach = st.seconds_to_reserve_breach;
+    d.litestream_share_percent = litestream_share_percent(st.attribution);
+    return d;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ltxguard::model

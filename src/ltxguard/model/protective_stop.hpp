@@ -1,0 +1,42 @@
+// When the supervisor (`ltxguard run`) stops Litestream. Stopping it never frees a byte of
+// staging already written; it stops the growth and releases the read transaction that keeps
+// the app's WAL from being checkpointed. So it is worth it only when Litestream is what eats
+// the room: always for Litestream's own failures, and for a space condition only when
+// Litestream's staging and the WAL it pins account for most of the bytes consumed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ltxguard/model/watch_model.hpp"
+
+namespace ltxguard::model {
+
+// A space condition (full, below_reserve, forecast) stops Litestream when its staging growth
+// plus the app WAL's growth is at least this share of the bytes consumed over the window: the
+// same "driver" threshold the evidence verdict uses.
+inline constexpr int64_t kStopSharePercent = 50;
+
+struct StopDecision {
+  std::string db_path;
+  Condition condition = Condition::wedge;
+  std::string reason;      // the database's reason line, with the numbers
+  int64_t headroom_bytes = 0;
+  std::optional<double> seconds_to_reserve_breach;
+  // Litestream's share of the consumption over the window, percent; nullopt when nothing was
+  // consumed or the window is empty.
+  std::optional<int64_t> litestream_share_percent;
+};
+
+// Litestream's staging growth + WAL growth as a percent of the bytes consumed on the
+// database's filesystem over the window; nullopt when nothing was consumed.
+[[nodiscard]] std::optional<int64_t> litestream_share_percent(const Attribution& a);
+
+// The first database (in `status` order) whose conditions call for a stop, with its most
+// severe such condition (Condition order); nullopt to keep Litestream running. Uses only
+// DbStatus::conditions of the latest sample, never the hysteresis state: a state held from
+// an earlier peak is not a reason to stop now.
+[[nodiscard]] std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& status);
+
+}  // namespace ltxguard::model

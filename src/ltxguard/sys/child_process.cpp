@@ -1,0 +1,173 @@
+#include "ltxguard/sys/child_process.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+namespace ltxguard::sys {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// After SIGKILL a process stuck in uninterruptible I/O (a hung NFS) may still not go; the
+// supervisor must not hang with it.
+constexpr auto kAfterKill = std::chrono::seconds(5);
+
+ExitStatus decode(int status) {
+  ExitStatus e;
+  if (WIFSIGNALED(status)) {
+    e.signaled = true;
+    e.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    e.code = WEXITSTATUS(status);
+  }
+  return e;
+}
+
+void write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;  // our own stdout is gone (EPIPE) or full: the child's output is dropped, not fatal
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (!signaled) return fmt::format("exited {}", code);
+  const char* abbrev = ::sigabbrev_np(signal);
+  return abbrev != nullptr ? fmt::format("killed by SIG{}", abbrev) : fmt::format("killed by signal {}", signal);
+}
+
+std::string StopOutcome::describe() const {
+  if (!reaped) return fmt::format("still running {:.1f} s after SIGKILL", static_cast<double>(waited_ms) / 1000.0);
+  return fmt::format("{} after {} in {:.1f} s", status.describe(), killed ? "SIGTERM was ignored and SIGKILL sent" : "SIGTERM",
+                     static_cast<double>(waited_ms) / 1000.0);
+}
+
+util::Result<ChildProcess> ChildProcess::start(const std::vector<std::string>& argv) {
+  auto spawned = spawn_piped(argv);
+  if (!spawned) return util::fail(spawned.error());
+  return ChildProcess(std::move(*spawned));
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : child_(std::move(other.child_)), status_(other.status_) {
+  other.child_.pid = -1;
+}
+
+ChildProcess::~ChildProcess() {
+  if (child_.pid <= 0 || status_) return;
+  signal(SIGKILL);
+  int status = 0;
+  if (reap_until(child_.pid, child_.pidfd.get(), Clock::now() + kAfterKill, &status)) status_ = decode(status);
+}
+
+std::optional<ExitStatus> ChildProcess::poll_exit() {
+  if (status_) return status_;
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(child_.pid, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == child_.pid) status_ = decode(status);
+  return status_;
+}
+
+void ChildProcess::signal(int sig) const {
+  if (child_.pid <= 0) return;
+  // The group reaches helpers the child started; the pid itself covers a child that left it.
+  ::kill(-child_.pid, sig);
+  ::kill(child_.pid, sig);
+}
+
+void ChildProcess::wait_for_exit(Clock::time_point deadline, const std::function<void()>& drain) {
+  while (!poll_exit()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return;
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (child_.pidfd.valid()) fds[n++] = pollfd{child_.pidfd.get(), POLLIN, 0};
+    if (child_.stdout_fd.valid()) fds[n++] = pollfd{child_.stdout_fd.get(), POLLIN, 0};
+    if (child_.stderr_fd.valid()) fds[n++] = pollfd{child_.stderr_fd.get(), POLLIN, 0};
+    // Without a pidfd, wake every 10 ms to poll waitpid.
+    const int wait_ms = child_.pidfd.valid() ? static_cast<int>(std::min<int64_t>(left, 1000)) : 10;
+    const int ready = ::poll(fds, n, wait_ms);
+    if (ready > 0 && drain) drain();
+    if (ready > 0) {
+      // A pipe at EOF stays readable: stop polling it once the caller has drained it.
+      for (nfds_t i = 0; i < n; ++i) {
+        if ((fds[i].revents & POLLHUP) && !(fds[i].revents & POLLIN)) {
+          if (fds[i].fd == child_.stdout_fd.get()) child_.stdout_fd.reset();
+          if (fds[i].fd == child_.stderr_fd.get()) child_.stderr_fd.reset();
+        }
+      }
+    }
+  }
+}
+
+StopOutcome ChildProcess::stop(std::chrono::milliseconds grace, const std::function<void()>& drain) {
+  StopOutcome out;
+  const auto started = Clock::now();
+  if (!poll_exit()) {
+    signal(SIGTERM);
+    wait_for_exit(started + grace, drain);
+    if (!status_) {
+      out.killed = true;
+      signal(SIGKILL);
+      wait_for_exit(Clock::now() + kAfterKill, drain);
+    }
+  }
+  out.waited_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  out.reaped = status_.has_value();
+  if (status_) out.status = *status_;
+  return out;
+}
+
+OutputPump::OutputPump(int from_fd, int to_fd, size_t max_line_bytes)
+    : from_fd_(from_fd), to_fd_(to_fd), max_line_bytes_(max_line_bytes == 0 ? 1 : max_line_bytes) {}
+
+std::vector<std::string> OutputPump::pump() {
+  std::vector<std::string> lines;
+  if (eof_ || from_fd_ < 0) return lines;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(from_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n <= 0) {
+      eof_ = true;
+      if (!partial_.empty()) lines.push_back(std::move(partial_));
+      partial_.clear();
+      break;
+    }
+    const size_t got = static_cast<size_t>(n);
+    write_all(to_fd_, buf, got);
+    for (size_t i = 0; i < got; ++i) {
+      if (buf[i] == '\n') {
+        lines.push_back(std::move(partial_));
+        partial_.clear();
+      } else {
+        partial_.push_back(buf[i]);
+        if (partial_.size() >= max_line_bytes_) {
+          lines.push_back(std::move(partial_));
+          partial_.clear();
+        }
+      }
+    }
+  }
+  return lines;
+}
+
+}  // namespace ltxguard::sys

@@ -1,0 +1,81 @@
+#include "ltxguard/model/protective_stop.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ltxguard::model {
+namespace {
+
+DbStatus status(std::string db, std::vector<Condition> conditions, Attribution a = {}) {
+  DbStatus st;
+  st.db_path = std::move(db);
+  st.conditions = std::move(conditions);
+  st.attribution = a;
+  st.reason = "the numbers";
+  st.headroom_bytes = -5;
+  return st;
+}
+
+Attribution consumed(int64_t consumed_bytes, int64_t staging_growth, int64_t wal) {
+  Attribution a;
+  a.window_ms = 30'000;
+  a.consumed_bytes = consumed_bytes;
+  a.staging_growth_bytes = staging_growth;
+  a.wal_bytes = wal;
+  return a;
+}
+
+TEST(ProtectiveStopTest, NoConditionKeepsLitestreamRunning) {
+  EXPECT_FALSE(decide_protective_stop({status("/a.db", {})}));
+  EXPECT_FALSE(decide_protective_stop({}));
+}
+
+TEST(ProtectiveStopTest, LitestreamFailuresStopWithoutAttribution) {
+  for (Condition c : {Condition::wedge, Condition::disk_full, Condition::cannot_fit, Condition::staging_cap,
+                      Condition::sawtooth}) {
+    auto d = decide_protective_stop({status("/a.db", {c})});
+    ASSERT_TRUE(d) << to_string(c);
+    EXPECT_EQ(d->condition, c);
+    EXPECT_EQ(d->db_path, "/a.db");
+    EXPECT_EQ(d->reason, "the numbers");
+    EXPECT_EQ(d->headroom_bytes, -5);
+  }
+}
+
+TEST(ProtectiveStopTest, SpaceConditionDrivenByTheAppDoesNotStopLitestream) {
+  // 10 MiB consumed, 1 MiB of it staging, none WAL: the app's own data fills the disk, and
+  // stopping Litestream would only lose the backup.
+  for (Condition c : {Condition::full, Condition::below_reserve, Condition::forecast}) {
+    EXPECT_FALSE(decide_protective_stop({status("/a.db", {c}, consumed(10 << 20, 1 << 20, 0))})) << to_string(c);
+  }
+}
+
+TEST(ProtectiveStopTest, SpaceConditionDrivenByStagingAndPinnedWalStops) {
+  auto d = decide_protective_stop({status("/a.db", {Condition::forecast}, consumed(10 << 20, 3 << 20, 2 << 20))});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->condition, Condition::forecast);
+  EXPECT_EQ(d->litestream_share_percent, 50);
+  EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::forecast}, consumed(10 << 20, 3 << 20, 1 << 20))}));
+}
+
+TEST(ProtectiveStopTest, SpaceConditionWithNothingConsumedDoesNotStop) {
+  EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::below_reserve}, consumed(0, 0, 0))}));
+  EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::below_reserve})}));  // empty window
+  EXPECT_EQ(litestream_share_percent(consumed(-4096, 100, 0)), std::nullopt);
+}
+
+TEST(ProtectiveStopTest, ShrinkingStagingOrWalDoesNotCountAgainstLitestream) {
+  EXPECT_EQ(litestream_share_percent(consumed(1000, -5000, 600)), 60);
+  EXPECT_EQ(litestream_share_percent(consumed(1000, 5000, 0)), 200);  // capped at twice consumed
+}
+
+TEST(ProtectiveStopTest, MostSevereConditionOfTheFirstDatabaseWins) {
+  auto d = decide_protective_stop({status("/quiet.db", {Condition::forecast}, consumed(100, 0, 0)),
+                                   status("/a.db", {Condition::cannot_fit, Condition::wedge}),
+                                   status("/b.db", {Condition::disk_full})});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->db_path, "/a.db");
+  EXPECT_EQ(d->condition, Condition::wedge);
+}
+
+}  // namespace
+}  // namespace ltxguard::model
