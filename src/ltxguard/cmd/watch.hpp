@@ -28,6 +28,9 @@ struct WatchArgs {
   double duration_seconds = 0;  // 0 = until SIGTERM/SIGINT
 };
 
+// Unix time in ms: the sample clock of watch and run.
+[[nodiscard]] int64_t wall_ms();
+
 // Runs until SIGTERM/SIGINT (exit 0) or --duration; 64-73 when it cannot start.
 [[nodiscard]] int run_watch(const WatchArgs& args);
 

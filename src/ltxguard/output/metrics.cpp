@@ -138,6 +138,32 @@ void Metrics::set_up(bool sampling_works) {
   up_->Add({}).Set(sampling_works ? 1 : 0);
 }
 
+void Metrics::enable_supervisor() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (litestream_up_ != nullptr) return;
+  auto& r = *registry_;
+  litestream_up_ = gauge(r, "ltxguard_litestream_up", "1 while the Litestream ltxguard supervises is running.");
+  alarm_latched_ = gauge(r, "ltxguard_alarm_latched",
+                         "1 after a protective stop until a person runs `ltxguard alarm clear`.");
+  protective_stops_ = counter(r, "ltxguard_protective_stops_total",
+                              "Times ltxguard stopped Litestream to protect the application's reserve.");
+  litestream_up_->Add({}).Set(0);
+  alarm_latched_->Add({}).Set(0);
+}
+
+void Metrics::set_supervisor(bool litestream_running, bool alarm_latched) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (litestream_up_ == nullptr) return;
+  litestream_up_->Add({}).Set(litestream_running ? 1 : 0);
+  alarm_latched_->Add({}).Set(alarm_latched ? 1 : 0);
+}
+
+void Metrics::count_protective_stop(const std::string& db, const std::string& condition) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (protective_stops_ == nullptr) return;
+  protective_stops_->Add({{"db", db}, {"condition", condition}}).Increment();
+}
+
 std::string Metrics::serialize() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -73,6 +73,14 @@ class Metrics {
   // ltxguard_up: 1 while sampling works, 0 when the last sample failed.
   void set_up(bool sampling_works);
 
+  // The supervisor's families (`ltxguard run` only; `watch` never registers them):
+  // ltxguard_litestream_up (1 while the supervised Litestream runs),
+  // ltxguard_alarm_latched (1 from a protective stop until `ltxguard alarm clear`),
+  // ltxguard_protective_stops_total{db,condition}.
+  void enable_supervisor();
+  void set_supervisor(bool litestream_running, bool alarm_latched);
+  void count_protective_stop(const std::string& db, const std::string& condition);
+
   // The whole registry in the Prometheus text format 0.0.4 (HELP and TYPE lines, no
   // timestamps, so node_exporter's textfile collector accepts it as is).
   [[nodiscard]] std::string serialize() const;
@@ -101,6 +109,9 @@ class Metrics {
   GaugeFamily* last_sample_;
   GaugeFamily* up_;
   GaugeFamily* build_info_;
+  GaugeFamily* litestream_up_ = nullptr;
+  GaugeFamily* alarm_latched_ = nullptr;
+  CounterFamily* protective_stops_ = nullptr;
 };
 
 }  // namespace ltxguard::output

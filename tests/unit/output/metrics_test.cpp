@@ -235,3 +235,39 @@ TEST(MetricsTest, PromtoolLintAcceptsTheExposition) {
 
 }  // namespace
 }  // namespace ltxguard::output
+
+namespace ltxguard::output {
+namespace {
+
+TEST(MetricsSupervisorTest, WatchDoesNotExportSupervisorFamilies) {
+  Metrics m("0.1.0");
+  m.set_supervisor(true, true);  // ignored until enabled
+  m.count_protective_stop("/a.db", "wedge");
+  const std::string text = m.serialize();
+  EXPECT_EQ(text.find("ltxguard_litestream_up"), std::string::npos);
+  EXPECT_EQ(text.find("ltxguard_alarm_latched"), std::string::npos);
+  EXPECT_EQ(text.find("ltxguard_protective_stops_total"), std::string::npos);
+}
+
+TEST(MetricsSupervisorTest, SupervisorFamiliesCarryTheirValues) {
+  Metrics m("0.1.0");
+  m.enable_supervisor();
+  auto parsed = formats::parse_prom_text(m.serialize());
+  EXPECT_EQ(formats::find_sample(parsed, "ltxguard_litestream_up", {}), 0.0);
+  EXPECT_EQ(formats::find_sample(parsed, "ltxguard_alarm_latched", {}), 0.0);
+  m.set_supervisor(true, false);
+  parsed = formats::parse_prom_text(m.serialize());
+  EXPECT_EQ(formats::find_sample(parsed, "ltxguard_litestream_up", {}), 1.0);
+  m.set_supervisor(false, true);
+  m.count_protective_stop("/a.db", "cannot_fit");
+  const std::string text = m.serialize();
+  parsed = formats::parse_prom_text(text);
+  EXPECT_EQ(formats::find_sample(parsed, "ltxguard_litestream_up", {}), 0.0);
+  EXPECT_EQ(formats::find_sample(parsed, "ltxguard_alarm_latched", {}), 1.0);
+  EXPECT_EQ(formats::find_sample(parsed, "ltxguard_protective_stops_total", {{"db", "/a.db"}, {"condition", "cannot_fit"}}),
+            1.0);
+  EXPECT_NE(text.find("# TYPE ltxguard_protective_stops_total counter"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ltxguard::output
