@@ -20,7 +20,9 @@ std::string hostname() {
   return buf;
 }
 
-formats::Redactor build_redactor(const std::optional<formats::LitestreamConfig>& config, const collect::Evidence& ev,
+}  // namespace
+
+formats::Redactor bundle_redactor(const std::optional<formats::LitestreamConfig>& config, const collect::Evidence& ev,
                                  formats::RedactionOptions opts) {
   formats::Redactor red = config ? formats::make_redactor(*config, process_env(), opts) : formats::Redactor(opts);
   if (opts.public_mode) {
@@ -41,8 +43,6 @@ formats::Redactor build_redactor(const std::optional<formats::LitestreamConfig>&
   }
   return red;
 }
-
-}  // namespace
 
 Bundle build_bundle(const sys::FileSystem& fs, const sys::ProcessTable& procs,
                     const collect::EvidenceOptions& evidence_opts, const formats::Policy& policy,
@@ -65,7 +65,7 @@ Bundle build_bundle(const sys::FileSystem& fs, const sys::ProcessTable& procs,
 
   formats::RedactionOptions ropts;
   ropts.show_replica_paths = opts.show_replica_paths;
-  const formats::Redactor redactor = build_redactor(evidence_opts.config, ev, ropts);
+  const formats::Redactor redactor = bundle_redactor(evidence_opts.config, ev, ropts);
   b.json = output::evidence_json(ev, b.verdict, ctx, redactor)
                .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
            "\n";
@@ -73,7 +73,7 @@ Bundle build_bundle(const sys::FileSystem& fs, const sys::ProcessTable& procs,
   if (opts.public_summary) {
     formats::RedactionOptions popts;
     popts.public_mode = true;
-    b.public_md = output::evidence_public_markdown(ev, b.verdict, ctx, build_redactor(evidence_opts.config, ev, popts));
+    b.public_md = output::evidence_public_markdown(ev, b.verdict, ctx, bundle_redactor(evidence_opts.config, ev, popts));
   }
   return b;
 }

@@ -31,6 +31,11 @@ struct Bundle {
   std::string public_md;  // "" unless BundleOptions::public_summary
 };
 
+// The redaction every bundle document gets: the config's secrets, the environment's, replica
+// paths and buckets (unless shown), and in public mode host names and local paths too.
+[[nodiscard]] formats::Redactor bundle_redactor(const std::optional<formats::LitestreamConfig>& config,
+                                                const collect::Evidence& ev, formats::RedactionOptions opts);
+
 [[nodiscard]] Bundle build_bundle(const sys::FileSystem& fs, const sys::ProcessTable& procs,
                                   const collect::EvidenceOptions& evidence_opts,
                                   const formats::Policy& policy, const BundleOptions& opts);

@@ -127,10 +127,11 @@ int run_preflight(const PreflightArgs& args) {
   const BudgetInputs inputs = measure_budget_inputs(fs, opts);
   auto result = model::compute_budget(inputs.input);
   if (!result) return report_error(result.error());
+  std::FILE* out = args.out != nullptr ? args.out : stdout;
   if (args.json) {
-    std::fputs((budget_json(inputs, *result).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n").c_str(), stdout);
+    std::fputs((budget_json(inputs, *result).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n").c_str(), out);
   } else {
-    std::fputs(budget_text(inputs, *result).c_str(), stdout);
+    std::fputs(budget_text(inputs, *result).c_str(), out);
   }
   return model::exit_code(result->verdict);
 }

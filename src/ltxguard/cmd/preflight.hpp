@@ -2,6 +2,7 @@
 // per filesystem, a verdict and an exit code usable as ExecStartPre=.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct PreflightArgs {
   std::string app_user;  // "root" = the app may use root-reserved blocks
   bool litestream_not_root = false;
   bool json = false;
+  std::FILE* out = nullptr;  // where the equation goes; nullptr = stdout (the supervisor: stderr)
 };
 
 // 0 ok, 1 warning, 2 critical, 3 unknown; 64-73 when it cannot run.

@@ -236,6 +236,30 @@ ValueResult set_seconds(const YAML::Node& n, std::optional<uint64_t>& out) {
   return {};
 }
 
+ValueResult set_bool(const YAML::Node& n, bool& out) {
+  const std::string bad = fmt::format("expected true or false, got {}", describe(n));
+  if (!n.IsScalar()) return tl::unexpected(bad);
+  const std::string_view v = trim(n.Scalar());
+  if (v == "true") {
+    out = true;
+  } else if (v == "false") {
+    out = false;
+  } else {
+    return tl::unexpected(bad);
+  }
+  return {};
+}
+
+ValueResult set_absolute_path(const YAML::Node& n, std::optional<std::string>& out) {
+  if (!n.IsScalar()) return tl::unexpected(fmt::format("expected an absolute path, got {}", describe(n)));
+  const std::string& v = n.Scalar();
+  if (v.empty() || v[0] != '/' || v.find('\0') != std::string::npos || v.size() > 4096) {
+    return tl::unexpected(fmt::format("expected an absolute path, got {}", describe(n)));
+  }
+  out = v;
+  return {};
+}
+
 struct KeySpec {
   std::string_view name;
   Setter set;
@@ -260,6 +284,11 @@ const std::vector<KeySpec>& key_table() {
       {"warn_at", [](auto& n, Policy& p) { return set_threshold(n, p.warn_at); }},
       {"critical_at", [](auto& n, Policy& p) { return set_threshold(n, p.critical_at); }},
       {"lead_time_seconds", [](auto& n, Policy& p) { return set_seconds(n, p.lead_time_seconds); }},
+      {"stop_grace_seconds", [](auto& n, Policy& p) { return set_seconds(n, p.stop_grace_seconds); }},
+      {"ballast_bytes", [](auto& n, Policy& p) { return set_size(n, p.ballast_bytes); }},
+      {"ballast_path", [](auto& n, Policy& p) { return set_absolute_path(n, p.ballast_path); }},
+      {"remove_staging_tmp_on_stop",
+       [](auto& n, Policy& p) { return set_bool(n, p.remove_staging_tmp_on_stop); }},
   };
   return table;
 }

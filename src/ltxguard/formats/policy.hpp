@@ -42,6 +42,11 @@ struct Policy {
   std::optional<Threshold> warn_at;           // headroom (after the reserve) below which: warning
   std::optional<Threshold> critical_at;       // headroom (after the reserve) below which: critical
   std::optional<uint64_t> lead_time_seconds;  // for watch/run forecasts
+  // The supervisor (`ltxguard run`); docs/policy.md.
+  std::optional<uint64_t> stop_grace_seconds;  // SIGTERM to SIGKILL; default 10
+  std::optional<uint64_t> ballast_bytes;       // off unless set: a file released at a protective stop
+  std::optional<std::string> ballast_path;     // default <first database's dir>/.ltxguard-ballast
+  bool remove_staging_tmp_on_stop = false;     // delete the stopped Litestream's *.tmp after the bundle
 
   // Where each key was set, for errors found later (e.g. reserve larger than the filesystem).
   std::string source_name;

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include "ltxguard/util/bytes.hpp"
+
 namespace ltxguard::model {
 namespace {
 
@@ -49,6 +53,31 @@ std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& 
     d.seconds_to_reserve_breach = st.seconds_to_reserve_breach;
     d.litestream_share_percent = litestream_share_percent(st.attribution);
     return d;
+  }
+  return std::nullopt;
+}
+
+std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& status, const WatchSample& sample,
+                                                   std::optional<uint64_t> min_free_bytes, bool app_runs_as_root) {
+  if (auto d = decide_protective_stop(status)) return d;
+  if (!min_free_bytes) return std::nullopt;
+  for (size_t i = 0; i < sample.databases.size() && i < status.size(); ++i) {
+    const DbSample& db = sample.databases[i];
+    for (uint64_t dev : {db.db_fs_dev, db.staging_fs_dev}) {
+      const FsSample* fs = sample.fs(dev);
+      if (fs == nullptr) continue;
+      const uint64_t app_free = app_runs_as_root ? fs->free_bytes : fs->avail_bytes;
+      if (app_free >= *min_free_bytes) continue;
+      StopDecision d;
+      d.db_path = db.db_path;
+      d.condition = Condition::below_reserve;
+      d.reason = fmt::format("app-visible free {} on {} is below min_free_bytes {}", util::human_bytes(static_cast<int64_t>(app_free)),
+                             fs->mount, util::human_bytes(static_cast<int64_t>(*min_free_bytes)));
+      d.headroom_bytes = status[i].headroom_bytes;
+      d.seconds_to_reserve_breach = status[i].seconds_to_reserve_breach;
+      d.litestream_share_percent = litestream_share_percent(status[i].attribution);
+      return d;
+    }
   }
   return std::nullopt;
 }

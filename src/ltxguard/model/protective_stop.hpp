@@ -37,6 +37,14 @@ struct StopDecision {
 // severe such condition (Condition order); nullopt to keep Litestream running. Uses only
 // DbStatus::conditions of the latest sample, never the hysteresis state: a state held from
 // an earlier peak is not a reason to stop now.
+//
+// min_free_bytes is the policy's explicit floor: app-visible free under it on a filesystem of
+// a database stops Litestream whatever the attribution (condition below_reserve), since the
+// operator named that number as the line Litestream must not push the app across.
 [[nodiscard]] std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& status);
+[[nodiscard]] std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& status,
+                                                                 const WatchSample& sample,
+                                                                 std::optional<uint64_t> min_free_bytes,
+                                                                 bool app_runs_as_root);
 
 }  // namespace ltxguard::model

@@ -235,3 +235,39 @@ TEST(SizeTest, RejectsEverythingElse) {
 
 }  // namespace
 }  // namespace ltxguard::formats
+
+namespace ltxguard::formats {
+namespace {
+
+TEST(PolicySupervisorKeysTest, ParsesSupervisorKeys) {
+  auto p = parse_policy(
+      "stop_grace_seconds: 30s\nballast_bytes: 64MiB\nballast_path: /srv/app/.ballast\nremove_staging_tmp_on_stop: true\n",
+      "policy.yml");
+  ASSERT_TRUE(p) << p.error().to_string();
+  EXPECT_EQ(p->stop_grace_seconds, 30u);
+  EXPECT_EQ(p->ballast_bytes, 64u << 20);
+  EXPECT_EQ(p->ballast_path, "/srv/app/.ballast");
+  EXPECT_TRUE(p->remove_staging_tmp_on_stop);
+}
+
+TEST(PolicySupervisorKeysTest, SupervisorKeysAreOffByDefault) {
+  auto p = parse_policy("", "policy.yml");
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->ballast_bytes);
+  EXPECT_FALSE(p->ballast_path);
+  EXPECT_FALSE(p->remove_staging_tmp_on_stop);
+  EXPECT_FALSE(p->stop_grace_seconds);
+}
+
+TEST(PolicySupervisorKeysTest, BadSupervisorValuesNameKeyAndLine) {
+  auto bad_bool = parse_policy("remove_staging_tmp_on_stop: yes\n", "policy.yml");
+  ASSERT_FALSE(bad_bool);
+  EXPECT_EQ(bad_bool.error().to_string(),
+            "policy.yml:1: remove_staging_tmp_on_stop: expected true or false, got 'yes'");
+  auto relative = parse_policy("ballast_path: ballast\n", "policy.yml");
+  ASSERT_FALSE(relative);
+  EXPECT_EQ(relative.error().to_string(), "policy.yml:1: ballast_path: expected an absolute path, got 'ballast'");
+}
+
+}  // namespace
+}  // namespace ltxguard::formats

@@ -79,3 +79,35 @@ TEST(ProtectiveStopTest, MostSevereConditionOfTheFirstDatabaseWins) {
 
 }  // namespace
 }  // namespace ltxguard::model
+
+namespace ltxguard::model {
+namespace {
+
+WatchSample one_fs_sample(uint64_t free_bytes, uint64_t avail_bytes) {
+  WatchSample s;
+  s.time_ms = 1000;
+  s.filesystems.push_back(FsSample{7, "/srv", 100 << 20, free_bytes, avail_bytes, 1000});
+  DbSample d;
+  d.db_path = "/srv/a.db";
+  d.db_fs_dev = 7;
+  d.staging_fs_dev = 7;
+  s.databases.push_back(d);
+  return s;
+}
+
+TEST(ProtectiveStopMinFreeTest, FreeUnderMinFreeStopsWhateverTheAttribution) {
+  DbStatus st;
+  st.db_path = "/srv/a.db";
+  st.conditions = {Condition::below_reserve};  // app-driven: alone it would not stop
+  const auto s = one_fs_sample(8 << 20, 4 << 20);
+  auto d = decide_protective_stop({st}, s, uint64_t{5} << 20, false);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->condition, Condition::below_reserve);
+  EXPECT_EQ(d->reason, "app-visible free 4.0 MiB on /srv is below min_free_bytes 5.0 MiB");
+  // root's view: 8 MiB free is above the floor
+  EXPECT_FALSE(decide_protective_stop({st}, s, uint64_t{5} << 20, true));
+  EXPECT_FALSE(decide_protective_stop({st}, s, std::nullopt, false));
+}
+
+}  // namespace
+}  // namespace ltxguard::model
