@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -82,6 +83,40 @@ struct Supervisor {
     }
     if (!lines.empty()) loop.sampler().add_log_lines(std::move(lines));
     return disk_full;
+  }
+
+  // The free-space floor per filesystem below which a grace in progress ends with SIGKILL.
+  std::map<uint64_t, uint64_t> kill_below;
+
+  uint64_t app_free(const sys::FsStats& st) const {
+    return args.watch.app_runs_as_root ? st.free_bytes : st.avail_bytes;
+  }
+
+  // Sets the floors for the grace that starts now: the reserve, raised to half of the room
+  // left above it. A Litestream that ignores SIGTERM and goes on writing (0.3.13 after a
+  // replica ENOSPC) may spend at most half of what is left before SIGKILL; a healthy one
+  // exits in well under a second and spends nothing.
+  void arm_grace() {
+    kill_below.clear();
+    for (const auto& f : loop.last_sample().filesystems) {
+      const uint64_t reserve = loop.model().reserve_bytes(f.dev);
+      const uint64_t free_now = args.watch.app_runs_as_root ? f.free_bytes : f.avail_bytes;
+      kill_below[f.dev] = reserve + (free_now > reserve ? (free_now - reserve) / 2 : 0);
+    }
+  }
+
+  // During the grace: has app-visible free on a watched filesystem fallen under its floor?
+  // One statvfs per filesystem, at most every 100 ms.
+  bool grace_exhausted() const {
+    sys::RealFileSystem fs;
+    for (const auto& f : loop.last_sample().filesystems) {
+      const auto it = kill_below.find(f.dev);
+      if (it == kill_below.end() || it->second == 0) continue;
+      auto st = fs.fs_stats(f.mount);
+      if (!st || st->dev != f.dev) continue;
+      if (app_free(*st) < it->second) return true;
+    }
+    return false;
   }
 
   std::chrono::milliseconds grace() const {
@@ -178,7 +213,8 @@ struct Supervisor {
       }
     }
 
-    const sys::StopOutcome outcome = child.stop(grace(), [this] { (void)drain(); });
+    arm_grace();
+    const sys::StopOutcome outcome = child.stop(grace(), [this] { (void)drain(); }, [this] { return grace_exhausted(); });
     (void)drain();
     log.log(outcome.killed || !outcome.reaped ? Logger::Level::error : Logger::Level::warning, "litestream_stopped",
             "Litestream " + outcome.describe(), {{"db", d.db_path}, {"pid", std::to_string(child.pid())}});
@@ -323,7 +359,7 @@ int run_supervisor(const RunArgs& in) {
 
   Supervisor sup{args, *loaded, policy->policy, wl, child, log,
                  sys::OutputPump(child.stdout_fd(), STDOUT_FILENO), sys::OutputPump(child.stderr_fd(), STDERR_FILENO),
-                 {}, std::move(scratch), std::move(ballast)};
+                 {}, std::move(scratch), std::move(ballast), {}};
 
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(args.watch.interval_seconds * 1000.0));
   auto next_tick = Clock::now();
@@ -352,7 +388,9 @@ int run_supervisor(const RunArgs& in) {
     if (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
       log.log(Logger::Level::info, "run_stopping",
               fmt::format("signal {}: stopping Litestream (pid {})", si.ssi_signo, child.pid()));
-      const sys::StopOutcome o = child.stop(sup.grace(), [&sup] { (void)sup.drain(); });
+      sup.arm_grace();
+      const sys::StopOutcome o =
+          child.stop(sup.grace(), [&sup] { (void)sup.drain(); }, [&sup] { return sup.grace_exhausted(); });
       (void)sup.drain();
       log.log(o.killed ? Logger::Level::warning : Logger::Level::info, "litestream_stopped", "Litestream " + o.describe());
       wl.metrics().set_supervisor(false, false);

@@ -40,8 +40,10 @@ std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& 
   for (const auto& st : status) {
     std::optional<Condition> chosen;
     for (Condition c : st.conditions) {
+      const bool replica_stalled =
+          st.replica_blocked || !st.replica_stalled_ms || *st.replica_stalled_ms >= kReplicaStallForStopMs;
       const bool stop = is_litestream_failure(c) ||
-                        litestream_share_percent(st.attribution).value_or(0) >= kStopSharePercent;
+                        (litestream_share_percent(st.attribution).value_or(0) >= kStopSharePercent && replica_stalled);
       if (stop && (!chosen || static_cast<int>(c) < static_cast<int>(*chosen))) chosen = c;
     }
     if (!chosen) continue;

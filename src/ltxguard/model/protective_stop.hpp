@@ -17,6 +17,13 @@ namespace ltxguard::model {
 // plus the app WAL's growth is at least this share of the bytes consumed over the window: the
 // same "driver" threshold the evidence verdict uses.
 inline constexpr int64_t kStopSharePercent = 50;
+// ... and when the replica has not advanced for this long (or its position is not observable,
+// or a file replica's filesystem is full so it cannot advance).
+// A healthy 0.3 Litestream copies every commit into its shadow WAL and trims it only after a
+// checkpoint, so over a 30 s window it can account for most of the growth while its replica
+// advances every second; a stuck one stops advancing. Three one-second syncs missed is a
+// stall, not jitter.
+inline constexpr int64_t kReplicaStallForStopMs = 3'000;
 
 struct StopDecision {
   std::string db_path;

@@ -553,6 +553,8 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   st.sawtooth_cycles = tr.sawtooth_cycles;
   st.remaining_write_cannot_fit = cannot_fit;
   st.stop_recommended = raw >= WatchState::warning;
+  if (db.replica_position) st.replica_stalled_ms = now - tr.position_since_ms;
+  st.replica_blocked = db.replica_blocked;
   for (const auto& f : findings) {
     if (std::find(st.conditions.begin(), st.conditions.end(), f.condition) == st.conditions.end()) {
       st.conditions.push_back(f.condition);

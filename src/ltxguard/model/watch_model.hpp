@@ -107,6 +107,11 @@ struct DbStatus {
   // through hysteresis): a forecast breach within lead time, app-visible free below the reserve
   // or min_free, a full disk or ENOSPC, a saw-tooth, a wedge, or a write that cannot fit.
   bool stop_recommended = false;
+  // How long the replica position has not changed; nullopt when no position is observable
+  // (a remote replica without Litestream's metrics).
+  std::optional<int64_t> replica_stalled_ms;
+  // A file replica's filesystem is full: the replica cannot advance, whatever it did so far.
+  bool replica_blocked = false;
   // The conditions behind stop_recommended, each once, in finding order.
   std::vector<Condition> conditions;
 };

@@ -52,7 +52,10 @@ std::string ExitStatus::describe() const {
 
 std::string StopOutcome::describe() const {
   if (!reaped) return fmt::format("still running {:.1f} s after SIGKILL", static_cast<double>(waited_ms) / 1000.0);
-  return fmt::format("{} after {} in {:.1f} s", status.describe(), killed ? "SIGTERM was ignored and SIGKILL sent" : "SIGTERM",
+  const char* how = !killed    ? "SIGTERM"
+                    : cut_short ? "SIGTERM and SIGKILL (grace cut short: it went on filling the disk)"
+                                : "SIGTERM was ignored and SIGKILL sent";
+  return fmt::format("{} after {} in {:.1f} s", status.describe(), how,
                      static_cast<double>(waited_ms) / 1000.0);
 }
 
@@ -92,17 +95,19 @@ void ChildProcess::signal(int sig) const {
   ::kill(child_.pid, sig);
 }
 
-void ChildProcess::wait_for_exit(Clock::time_point deadline, const std::function<void()>& drain) {
+bool ChildProcess::wait_for_exit(Clock::time_point deadline, const std::function<void()>& drain,
+                                 const std::function<bool()>& kill_now) {
   while (!poll_exit()) {
+    if (kill_now && kill_now()) return false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return;
+    if (left <= 0) return true;
     pollfd fds[3];
     nfds_t n = 0;
     if (child_.pidfd.valid()) fds[n++] = pollfd{child_.pidfd.get(), POLLIN, 0};
     if (child_.stdout_fd.valid()) fds[n++] = pollfd{child_.stdout_fd.get(), POLLIN, 0};
     if (child_.stderr_fd.valid()) fds[n++] = pollfd{child_.stderr_fd.get(), POLLIN, 0};
     // Without a pidfd, wake every 10 ms to poll waitpid.
-    const int wait_ms = child_.pidfd.valid() ? static_cast<int>(std::min<int64_t>(left, 1000)) : 10;
+    const int wait_ms = child_.pidfd.valid() ? static_cast<int>(std::min<int64_t>(left, 100)) : 10;
     const int ready = ::poll(fds, n, wait_ms);
     if (ready > 0 && drain) drain();
     if (ready > 0) {
@@ -115,18 +120,20 @@ void ChildProcess::wait_for_exit(Clock::time_point deadline, const std::function
       }
     }
   }
+  return true;
 }
 
-StopOutcome ChildProcess::stop(std::chrono::milliseconds grace, const std::function<void()>& drain) {
+StopOutcome ChildProcess::stop(std::chrono::milliseconds grace, const std::function<void()>& drain,
+                               const std::function<bool()>& kill_now) {
   StopOutcome out;
   const auto started = Clock::now();
   if (!poll_exit()) {
     signal(SIGTERM);
-    wait_for_exit(started + grace, drain);
+    out.cut_short = !wait_for_exit(started + grace, drain, kill_now);
     if (!status_) {
       out.killed = true;
       signal(SIGKILL);
-      wait_for_exit(Clock::now() + kAfterKill, drain);
+      (void)wait_for_exit(Clock::now() + kAfterKill, drain, nullptr);
     }
   }
   out.waited_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();

@@ -29,7 +29,8 @@ struct ExitStatus {
 
 struct StopOutcome {
   ExitStatus status;
-  bool killed = false;   // SIGKILL was needed: the grace passed
+  bool killed = false;   // SIGKILL was needed: the grace passed or was cut short
+  bool cut_short = false; // kill_now() ended the grace early
   bool reaped = true;    // false: not even SIGKILL ended it within 5 s (stuck in the kernel)
   int64_t waited_ms = 0; // from SIGTERM to exit
   [[nodiscard]] std::string describe() const;  // "exited 0 after SIGTERM in 0.2 s", ...
@@ -58,12 +59,17 @@ class ChildProcess {
   void signal(int sig) const;
   // SIGTERM to the group, up to `grace` for it to exit, then SIGKILL and up to 5 s more.
   // `drain` is called whenever the child's output is readable, so a child that logs while
-  // shutting down never blocks on a full pipe.
-  StopOutcome stop(std::chrono::milliseconds grace, const std::function<void()>& drain);
+  // shutting down never blocks on a full pipe. `kill_now`, checked at least every 100 ms,
+  // ends the grace early: a child that goes on writing while it ignores SIGTERM (0.3.13 after
+  // a replica ENOSPC) must not get the whole grace to eat the reserve.
+  StopOutcome stop(std::chrono::milliseconds grace, const std::function<void()>& drain,
+                   const std::function<bool()>& kill_now = nullptr);
 
  private:
   explicit ChildProcess(SpawnedChild c) : child_(std::move(c)) {}
-  void wait_for_exit(std::chrono::steady_clock::time_point deadline, const std::function<void()>& drain);
+  // Returns false when kill_now() asked to stop waiting.
+  bool wait_for_exit(std::chrono::steady_clock::time_point deadline, const std::function<void()>& drain,
+                     const std::function<bool()>& kill_now);
 
   SpawnedChild child_;
   std::optional<ExitStatus> status_;

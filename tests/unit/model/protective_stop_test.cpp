@@ -57,6 +57,24 @@ TEST(ProtectiveStopTest, SpaceConditionDrivenByStagingAndPinnedWalStops) {
   EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::forecast}, consumed(10 << 20, 3 << 20, 1 << 20))}));
 }
 
+TEST(ProtectiveStopTest, SpaceConditionWhileTheReplicaAdvancesDoesNotStop) {
+  // Healthy 0.3: the shadow WAL dominates the window's growth, but the replica keeps up.
+  DbStatus st = status("/a.db", {Condition::forecast}, consumed(10 << 20, 6 << 20, 2 << 20));
+  st.replica_stalled_ms = 900;
+  EXPECT_FALSE(decide_protective_stop({st}));
+  st.replica_stalled_ms = kReplicaStallForStopMs;
+  EXPECT_TRUE(decide_protective_stop({st}));
+  // A file replica on a full filesystem cannot advance: no need to wait for the stall.
+  st.replica_stalled_ms = 900;
+  st.replica_blocked = true;
+  EXPECT_TRUE(decide_protective_stop({st}));
+  st.replica_blocked = false;
+  // Litestream's own failures stop it whatever the replica does.
+  st.replica_stalled_ms = 0;
+  st.conditions = {Condition::disk_full};
+  EXPECT_TRUE(decide_protective_stop({st}));
+}
+
 TEST(ProtectiveStopTest, SpaceConditionWithNothingConsumedDoesNotStop) {
   EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::below_reserve}, consumed(0, 0, 0))}));
   EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::below_reserve})}));  // empty window

@@ -160,3 +160,23 @@ TEST(ChildProcessTest, MissingProgramIsNotFound) {
 
 }  // namespace
 }  // namespace ltxguard::sys
+
+namespace ltxguard::sys {
+namespace {
+
+TEST(ChildProcessKillNowTest, KillNowEndsTheGraceEarly) {
+  auto c = ChildProcess::start({"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"});
+  ASSERT_TRUE(c);
+  pollfd fd{c->stdout_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&fd, 1, 5000), 1);
+  int checks = 0;
+  const StopOutcome o = c->stop(std::chrono::seconds(30), nullptr, [&] { return ++checks >= 3; });
+  EXPECT_TRUE(o.killed);
+  EXPECT_TRUE(o.cut_short);
+  EXPECT_EQ(o.status.signal, SIGKILL);
+  EXPECT_LT(o.waited_ms, 5000);  // not the 30 s grace
+  EXPECT_NE(o.describe().find("grace cut short"), std::string::npos) << o.describe();
+}
+
+}  // namespace
+}  // namespace ltxguard::sys
