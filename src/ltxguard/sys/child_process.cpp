@@ -52,10 +52,10 @@ std::string ExitStatus::describe() const {
 
 std::string StopOutcome::describe() const {
   if (!reaped) return fmt::format("still running {:.1f} s after SIGKILL", static_cast<double>(waited_ms) / 1000.0);
-  const char* how = !killed    ? "SIGTERM"
-                    : cut_short ? "SIGTERM and SIGKILL (grace cut short: it went on filling the disk)"
-                                : "SIGTERM was ignored and SIGKILL sent";
-  return fmt::format("{} after {} in {:.1f} s", status.describe(), how,
+  const char* how = !killed    ? ""
+                    : cut_short ? ", then SIGKILL: it went on filling the disk (grace cut short)"
+                                : ", then SIGKILL: SIGTERM was ignored for the whole grace";
+  return fmt::format("{} after SIGTERM{} in {:.1f} s", status.describe(), how,
                      static_cast<double>(waited_ms) / 1000.0);
 }
 
