@@ -84,7 +84,9 @@ TEST(PolicyTest, ExampleFileParses) {
   EXPECT_EQ(p->max_staging_bytes, 40 * kGiB);
   EXPECT_EQ(p->staging_overhead_ratio_ppm, 1'020'000u);
   EXPECT_EQ(p->lead_time_seconds, 900u);
-  EXPECT_EQ(p->key_lines.size(), 11u);  // every key except reserve_bytes is shown in use
+  EXPECT_EQ(p->stop_grace_seconds, 10u);
+  // every key except reserve_bytes and the two opt-in supervisor switches is shown in use
+  EXPECT_EQ(p->key_lines.size(), 12u);
 }
 
 TEST(PolicyTest, UnknownKeyNamesKeyAndLine) {
