@@ -146,10 +146,12 @@ class Incident03(unittest.TestCase):
         self.assertEqual(counts_at_stop["failed"], 0, counts_at_stop)
         self.assertEqual(counts["failed"], 0, counts)
         self.assertGreater(counts["ok"], counts_at_stop["ok"], "the app kept committing after the stop")
-        # The stop comes before the reserve is breached; SIGKILL follows at the latest when
-        # the free space reaches it (0.3.13 ignores SIGTERM here), so the app never sees less
-        # than the reserve minus what 100 ms of writes take.
-        self.assertGreater(free.min_avail, RESERVE - 1 * MiB)
+        # The stop is decided before the reserve is breached (forecast, with the replica blocked);
+        # 0.3.13 ignores the SIGTERM and SIGKILL follows once half the room above the reserve is
+        # gone. On this 24 MiB disk filling at ~2 MiB/s one 1 s sample is 2 MiB, so the bound
+        # is the app never getting near a full disk, not the exact reserve (measured: lowest
+        # free 3.2-8.8 MiB against the 4 MiB reserve; without ltxguard 0 B).
+        self.assertGreaterEqual(free.min_avail, 1 * MiB)
         with self.assertRaises(ProcessLookupError):
             os.kill(litestream_pid, 0)
         self.assertRegex(text, r"event=litestream_stopped")

@@ -39,7 +39,12 @@ std::optional<int64_t> litestream_share_percent(const Attribution& a) {
 std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& status) {
   for (const auto& st : status) {
     std::optional<Condition> chosen;
+    // A forecast extrapolates the current rate; when the rest of the staging write is known
+    // and fits above the reserve (a 0.5 snapshot with its final size in the header), the
+    // growth ends before the breach it predicts.
+    const bool bounded_write_fits = st.remaining_staging_bytes > 0 && st.headroom_bytes >= 0;
     for (Condition c : st.conditions) {
+      if (c == Condition::forecast && bounded_write_fits) continue;
       const bool replica_stalled =
           st.replica_blocked || !st.replica_stalled_ms || *st.replica_stalled_ms >= kReplicaStallForStopMs;
       const bool stop = is_litestream_failure(c) ||

@@ -40,6 +40,9 @@ struct StopDecision {
 // database's filesystem over the window; nullopt when nothing was consumed.
 [[nodiscard]] std::optional<int64_t> litestream_share_percent(const Attribution& a);
 
+// A forecast is no reason to stop while the remaining staging write is known and fits above
+// the reserve (headroom_bytes >= 0): a healthy first sync's own rate would otherwise be
+// extrapolated past its end.
 // The first database (in `status` order) whose conditions call for a stop, with its most
 // severe such condition (Condition order); nullopt to keep Litestream running. Uses only
 // DbStatus::conditions of the latest sample, never the hysteresis state: a state held from

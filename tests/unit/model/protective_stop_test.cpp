@@ -75,6 +75,19 @@ TEST(ProtectiveStopTest, SpaceConditionWhileTheReplicaAdvancesDoesNotStop) {
   EXPECT_TRUE(decide_protective_stop({st}));
 }
 
+TEST(ProtectiveStopTest, ForecastOfABoundedWriteThatFitsDoesNotStop) {
+  // A healthy 0.5 first sync: the snapshot's final size is known and fits above the reserve.
+  DbStatus st = status("/a.db", {Condition::forecast}, consumed(10 << 20, 10 << 20, 0));
+  st.remaining_staging_bytes = 8 << 20;
+  st.headroom_bytes = 1 << 20;
+  EXPECT_FALSE(decide_protective_stop({st}));
+  st.headroom_bytes = -1;  // it does not fit: cannot_fit would say so too
+  EXPECT_TRUE(decide_protective_stop({st}));
+  st.headroom_bytes = 1 << 20;
+  st.remaining_staging_bytes = 0;  // unbounded growth (0.3 shadow WAL)
+  EXPECT_TRUE(decide_protective_stop({st}));
+}
+
 TEST(ProtectiveStopTest, SpaceConditionWithNothingConsumedDoesNotStop) {
   EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::below_reserve}, consumed(0, 0, 0))}));
   EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::below_reserve})}));  // empty window

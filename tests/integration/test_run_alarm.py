@@ -1,0 +1,313 @@
+"""`ltxguard run`: the latched alarm across restarts, `ltxguard alarm status/clear`, signals and
+exit statuses. The children are the Litestream 0.5 TEST DOUBLE (tests/doubles/
+litestream05_double; Litestream 0.5 cannot be built here) and shell scripts named `litestream`
+that misbehave on purpose (supervisor.fake_litestream); neither is Litestream."""
+
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ltxg  # noqa: E402
+import supervisor as sv  # noqa: E402
+from ltxg import MiB  # noqa: E402
+
+
+def run_args(state, *extra, version="0.5.10"):
+    return ["--state-dir", state, "--litestream-version", version, "--log-format", "text", *extra]
+
+
+def write_policy(root, text):
+    path = os.path.join(root, "policy.yml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+class StopTest(unittest.TestCase):
+    def test_child_ignoring_sigterm_is_killed_after_the_grace(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
+        script = sv.fake_litestream(self, "trap '' TERM\nsleep 1\nprintf '%s\\n' '"
+                                    + sv.DISK_FULL_LINE.format(tmp=tmp) + "' >&2\n"
+                                    "while :; do sleep 0.1; done")
+        state = os.path.join(root, "state")
+        policy = write_policy(root, "stop_grace_seconds: 2\n")
+        # A 30 s interval: only the disk-full line itself can make the stop come this soon.
+        run = sv.Run(self, run_args(state, "--policy", policy, "--interval", "30"),
+                     [script, "replicate", "-config", config], marker=script)
+        self.assertEqual(run.wait(30), 12, run.stderr())
+        elapsed = time.monotonic() - run.started
+        stop = run.event_lines("protective_stop")[0]
+        stopped = run.event_lines("litestream_stopped")[0]
+        self.assertIn(f"event=protective_stop condition=disk_full db={db} ", stop)
+        self.assertIn("errno=28", stop)
+        self.assertRegex(stopped, r'^time=\S+ level=ERROR msg="Litestream killed by SIGKILL after SIGTERM, then '
+                                  r'SIGKILL: SIGTERM was ignored for the whole grace in 2\.\d s" event=litestream_stopped ')
+        grace = sv.log_unix(stopped) - sv.log_unix(stop)
+        self.assertGreaterEqual(grace, 1.9)
+        self.assertLess(grace, 3.5)
+        started = sv.log_unix(run.event_lines("litestream_started")[0])
+        self.assertLess(sv.log_unix(stop) - started, 3.0, "the disk-full line must be acted on at once")
+        self.assertLess(elapsed, 10)
+        self.assertIn(sv.DISK_FULL_LINE.format(tmp=tmp), run.stderr())  # passed through unchanged
+        self.assertRegex(sv.alarm_doc(state)["stop_outcome"], r"^killed by SIGKILL after SIGTERM, then SIGKILL: "
+                                                              r"SIGTERM was ignored for the whole grace in 2\.\d s$")
+        self.assertTrue(gone(run.child_pid()))
+        self.assertEqual(sv.pids_mentioning(script), [])
+
+    def test_a_child_eating_the_reserve_during_the_grace_is_killed_at_once(self):
+        # 0.3.13 after a replica ENOSPC: ignores SIGTERM and goes on writing. A 30 s grace must
+        # not give it 30 s: the grace ends once half the room above the reserve is gone.
+        fs, db, config, root = sv.small_db_setup(self)
+        tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
+        hog = os.path.join(fs, "hog")
+        script = sv.fake_litestream(self, "trap '' TERM\nprintf '%s\\n' '" + sv.DISK_FULL_LINE.format(tmp=tmp)
+                                    + f"' >&2\nwhile :; do head -c 1048576 /dev/zero >> {hog}; sleep 0.05; done")
+        state, tf = os.path.join(root, "state"), ltxg.temp_dir(self)
+        policy = write_policy(root, "stop_grace_seconds: 30\n")
+        run = sv.Run(self, run_args(state, "--policy", policy, "--textfile", tf),
+                     [script, "replicate", "-config", config], marker=script)
+        self.assertEqual(run.wait(30), 12, run.stderr())
+        stop, stopped = run.event_lines("protective_stop")[0], run.event_lines("litestream_stopped")[0]
+        self.assertIn('msg="Litestream killed by SIGKILL after SIGTERM, then SIGKILL: it went on filling the '
+                      'disk (grace cut short) in ', stopped)
+        self.assertLess(sv.log_unix(stopped) - sv.log_unix(stop), 10)
+        reserve = sv.metric(sv.read_textfile(tf), "ltxguard_reserve_bytes", mount=fs)
+        free_at_kill = ltxg.avail_bytes(fs)
+        self.assertGreater(free_at_kill, reserve, "killed before the app's reserve was touched")
+        self.assertLess(free_at_kill, sv.FS_BYTES - 16 * MiB, "the hog did write during the grace")
+        size = os.path.getsize(hog)
+        time.sleep(0.5)
+        self.assertEqual(os.path.getsize(hog), size, "nothing writes after the kill")
+
+    def test_remove_staging_tmp_on_stop_removes_the_in_flight_file_after_the_bundle(self):
+        tool = ltxg.double_bin("ltx_write_tool")
+        ltxg.require_executable(self, tool, "ltx_write_tool")
+        fs, db, config, root = sv.small_db_setup(self, db_bytes=4 * MiB)
+        with open(db, "rb") as f:
+            pages = int.from_bytes(f.read(100)[28:32], "big")  # SQLite header: database size in pages
+        level0 = os.path.join(ltxg.meta_dir_03(db), "ltx", "0")
+        os.makedirs(level0)
+        tmp = os.path.join(level0, sv.SNAPSHOT + ".tmp")
+        # A real snapshot of the database, cut in the middle: an interrupted staging write.
+        full = os.path.join(root, "full.ltx")
+        ltxg._run_quiet([tool, "snapshot", db, full])
+        with open(full, "rb") as src, open(tmp, "wb") as dst:
+            dst.write(src.read(os.path.getsize(full) // 2))
+        other = os.path.join(level0, "0000000000000002-0000000000000002.ltx")
+        with open(other, "wb") as f:
+            f.write(b"not ours to judge")
+        app_files = ltxg.tree_hashes(ltxg.db_files(db))
+        script = sv.fake_litestream(self, f"exec 3<>'{tmp}'\nprintf '%s\\n' '"
+                                    + sv.DISK_FULL_LINE.format(tmp=tmp) + "' >&2\nwhile :; do sleep 0.1; done")
+        state = os.path.join(root, "state")
+        policy = write_policy(root, "remove_staging_tmp_on_stop: true\n")
+        run = sv.Run(self, run_args(state, "--policy", policy), [script, "replicate", "-config", config],
+                     marker=script)
+        self.assertEqual(run.wait(30), 12, run.stderr())
+        removed = run.event_lines("staging_tmp_removed")
+        self.assertEqual(len(removed), 1, run.stderr())
+        self.assertIn(f"removed {tmp} (", removed[0])
+        self.assertFalse(os.path.exists(tmp))
+        self.assertTrue(os.path.exists(other), "only the stopped Litestream's *.tmp goes")
+        self.assertEqual(ltxg.tree_hashes(ltxg.db_files(db)), app_files)
+        events = run.events()
+        self.assertLess(events.index("evidence_written"), events.index("staging_tmp_removed"))
+        # The bundle holds what went: the .tmp's LTX header, read before it was removed.
+        bundle = next(p for p in sv.alarm_doc(state)["evidence_files"] if p.endswith(".json"))
+        with open(bundle) as f:
+            files = {e["path"]: e for e in json.load(f)["staging"]["files"]}
+        self.assertEqual((files[tmp]["kind"], files[tmp]["state"]), ("ltx_tmp", "incomplete"))
+        self.assertEqual(files[tmp]["ltx"]["commit_pages"], pages)
+
+    def test_sigterm_and_sigint_to_ltxguard_stop_the_child_and_exit_0(self):
+        sv.require_double(self)
+        fs, db, config, root = sv.small_db_setup(self, fs_bytes=1024 * MiB, db_bytes=8 * MiB)
+        tf = ltxg.temp_dir(self)
+        state = os.path.join(root, "state")
+        run = sv.Run(self, run_args(state, "--interval", "0.5", "--textfile", tf, version="0.5.15"),
+                     sv.double_child(config, "0.5.15"), marker=config)
+        tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
+        ltxg.wait_until(lambda: os.path.exists(tmp) or not run.running(), 15, message="staging")
+        run.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(run.wait(20), 0, run.stderr())
+        self.assertIn("signal 15: stopping Litestream", run.event_lines("run_stopping")[0])
+        self.assertRegex(run.event_lines("litestream_stopped")[0], r"level=INFO msg=\"Litestream exited 0 after SIGTERM")
+        self.assertIn('msg="litestream shut down"', run.stderr())
+        self.assertNotIn("protective_stop", run.events())
+        self.assertIsNone(sv.alarm_doc(state))
+        self.assertEqual(sv.pids_mentioning(config), [])
+        series = sv.read_textfile(tf)
+        self.assertEqual(sv.metric(series, "ltxguard_litestream_up"), 0)
+        self.assertEqual(sv.metric(series, "ltxguard_alarm_latched"), 0)
+
+        script = sv.fake_litestream(self, "while :; do sleep 0.1; done")
+        run = sv.Run(self, run_args(state), [script, "replicate", "-config", config], marker=script)
+        run.wait_for_event("litestream_started", 15)
+        run.proc.send_signal(signal.SIGINT)
+        self.assertEqual(run.wait(20), 0, run.stderr())
+        self.assertIn("signal 2: stopping Litestream", run.event_lines("run_stopping")[0])
+        self.assertIn("killed by SIGTERM after SIGTERM", run.event_lines("litestream_stopped")[0])
+        self.assertIsNone(sv.alarm_doc(state))
+
+
+class ExitStatusTest(unittest.TestCase):
+    def test_a_child_that_exits_passes_its_status_and_output_on(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        state = os.path.join(root, "state")
+        script = sv.fake_litestream(self, "echo 'to stdout'\necho 'to stderr' >&2\nsleep 0.5\nexit 3")
+        run = sv.Run(self, run_args(state), [script, "replicate", "-config", config], marker=script)
+        self.assertEqual(run.wait(20), 3, run.stderr())
+        self.assertEqual(run.stdout(), "to stdout\n")
+        self.assertIn("\nto stderr\n", run.stderr())
+        self.assertRegex(run.event_lines("litestream_exited")[0],
+                         r'level=ERROR msg="Litestream exited 3 on its own" event=litestream_exited .*exit_status=3')
+        self.assertIsNone(sv.alarm_doc(state))
+
+    def test_a_child_killed_from_outside_gives_128_plus_the_signal(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        state = os.path.join(root, "state")
+        script = sv.fake_litestream(self, "while :; do sleep 0.1; done")
+        run = sv.Run(self, run_args(state), [script, "replicate", "-config", config], marker=script)
+        run.wait_for_event("litestream_started", 15)
+        os.kill(run.child_pid(), signal.SIGKILL)
+        self.assertEqual(run.wait(20), 128 + 9, run.stderr())
+        self.assertIn('msg="Litestream killed by SIGKILL on its own"', run.event_lines("litestream_exited")[0])
+        self.assertIn("exit_status=137", run.event_lines("litestream_exited")[0])
+        self.assertIsNone(sv.alarm_doc(state))
+
+
+class AlarmTest(unittest.TestCase):
+    def test_the_alarm_survives_a_restart_and_clears_only_after_a_passing_preflight(self):
+        s = sv.double_stop_scenario(self, "0.5.15")
+        s.start_filler()
+        self.assertEqual(s.run.wait(60), 12, s.run.stderr())
+        s.filler.join()
+        alarm = sv.alarm_doc(s.state_dir)
+        self.assertTrue(alarm["latched"])
+        clear_args = ["alarm", "clear", "--state-dir", s.state_dir, "--config", s.config,
+                      "--litestream-version", "0.5.15"]
+
+        # A restart (systemd Restart=always) does not start Litestream again.
+        again = sv.Run(self, ["--state-dir", s.state_dir, "--litestream-version", "0.5.15", "--log-format", "text"],
+                       sv.double_child(s.config, "0.5.15"), marker=s.config)
+        self.assertEqual(again.wait(20), 11, again.stderr())
+        refused = again.event_lines("alarm_latched_refused")
+        self.assertEqual(len(refused), 1, again.stderr())
+        self.assertIn(f"not starting Litestream: alarm latched in {s.state_dir} (cannot_fit: ", refused[0])
+        self.assertNotIn("litestream_started", again.events())
+        self.assertNotIn("msg=litestream version=", again.stderr())
+        self.assertEqual(sv.pids_mentioning(s.config), [])
+        self.assertFalse(os.path.exists(s.tmp))
+
+        status = ltxg.run_ltxguard("alarm", "status", "--state-dir", s.state_dir)
+        self.assertEqual(status.returncode, 2, status.stderr)
+        self.assertIn("ALARM LATCHED since ", status.stdout)
+        self.assertIn(f"  database:   {s.db}\n", status.stdout)
+        self.assertIn("  condition:  cannot_fit\n", status.stdout)
+        self.assertIn(f"  reason:     {alarm['reason']}\n", status.stdout)
+        self.assertIn(f"  evidence:   {alarm['evidence_files'][0]}\n", status.stdout)
+        proc, doc = sv.alarm_status(s.state_dir)
+        self.assertEqual((proc.returncode, doc["latched"], doc["alarm"]["condition"]), (2, True, "cannot_fit"))
+
+        # The disk is still full: a fresh preflight is critical, the alarm stays.
+        refused = ltxg.run_ltxguard(*clear_args)
+        self.assertEqual(refused.returncode, 2, refused.stdout + refused.stderr)
+        self.assertIn("ltxguard: alarm stays latched: the preflight exits 2", refused.stderr)
+        self.assertTrue(sv.alarm_doc(s.state_dir)["latched"])
+        no_reason = ltxg.run_ltxguard(*clear_args, "--force")
+        self.assertEqual(no_reason.returncode, 64)
+        self.assertEqual(no_reason.stderr, "ltxguard: alarm clear --force needs --reason TEXT (it is logged)\n")
+        self.assertTrue(sv.alarm_doc(s.state_dir)["latched"])
+
+        os.unlink(s.filler.path)
+        cleared = ltxg.run_ltxguard(*clear_args)
+        self.assertEqual(cleared.returncode, 0, cleared.stdout + cleared.stderr)
+        self.assertRegex(cleared.stdout, r"alarm cleared: preflight passed \(exit [01]\)\n$")
+        after = sv.alarm_doc(s.state_dir)
+        self.assertFalse(after["latched"])
+        self.assertRegex(after["cleared_how"], r"^preflight passed \(exit [01]\)$")
+        self.assertEqual(after["reason"], alarm["reason"])  # the last stop stays on record
+        self.assertEqual(sv.alarm_status(s.state_dir)[0].returncode, 0)
+
+        restarted = sv.Run(self, ["--state-dir", s.state_dir, "--litestream-version", "0.5.15",
+                                  "--log-format", "text", "--interval", "0.5"],
+                           sv.double_child(s.config, "0.5.15"), marker=s.config)
+        ltxg.wait_until(lambda: os.path.exists(s.tmp) or not restarted.running(), 15,
+                        message="the double staging again")
+        restarted.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(restarted.wait(20), 0, restarted.stderr())
+        self.assertEqual(s.app.counts()["failed"], 0)
+
+    def test_force_clear_needs_a_reason_and_keeps_it(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        with open(config) as f:
+            text = f.read()
+        with open(config, "w") as f:
+            f.write("secret-access-key: CANARYSECRETKEY0123456789abcdef\n" + text)
+        tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
+        secret_line = ('time=2026-01-01T00:00:00.000Z level=ERROR msg="monitor error" db=app.db replica=s3 '
+                       'error="signature mismatch for CANARYSECRETKEY0123456789abcdef"')
+        script = sv.fake_litestream(self, f"printf '%s\\n' '{secret_line}' >&2\nsleep 0.5\n"
+                                          f"printf '%s\\n' '{sv.DISK_FULL_LINE.format(tmp=tmp)}' >&2\n"
+                                          "while :; do sleep 0.1; done")
+        state = os.path.join(root, "state")
+        run = sv.Run(self, run_args(state), [script, "replicate", "-config", config], marker=script)
+        self.assertEqual(run.wait(30), 12, run.stderr())
+        alarm = sv.alarm_doc(state)
+        self.assertEqual(alarm["condition"], "disk_full")
+        self.assertRegex(alarm["stop_outcome"], r"^killed by SIGTERM after SIGTERM in ")
+        # The child's output passes through unchanged; what ltxguard writes itself is redacted.
+        self.assertIn(secret_line, run.stderr())
+        log = next(p for p in alarm["evidence_files"] if p.endswith("litestream-output.log"))
+        with open(log) as f:
+            kept = f.read()
+        self.assertIn('error="signature mismatch for [REDACTED]"', kept)
+        self.assertIn("no space left on device", kept)
+        for path in sv.files_below(state):
+            with open(path, errors="replace") as f:
+                self.assertNotIn("CANARYSECRETKEY", f.read(), path)
+
+        reason = "disk replaced by ops; staging budget re-checked by hand"
+        cleared = ltxg.run_ltxguard("alarm", "clear", "--state-dir", state, "--force", "--reason", reason)
+        self.assertEqual(cleared.returncode, 0, cleared.stderr)
+        self.assertEqual(cleared.stdout, f"alarm cleared: forced: {reason}\n")
+        self.assertRegex(cleared.stderr, r"level=WARN msg=\"alarm cleared: forced: disk replaced by ops; staging "
+                                         r"budget re-checked by hand\" event=alarm_cleared ")
+        after = sv.alarm_doc(state)
+        self.assertEqual((after["latched"], after["cleared_how"]), (False, f"forced: {reason}"))
+        self.assertGreater(after["cleared_at_ms"], alarm["latched_at_ms"])
+
+        quick = sv.fake_litestream(self, "exit 0")
+        run = sv.Run(self, run_args(state), [quick, "replicate", "-config", config], marker=quick)
+        self.assertEqual(run.wait(20), 0, run.stderr())
+        self.assertEqual(len(run.event_lines("litestream_started")), 1)
+
+    def test_an_unreadable_alarm_file_keeps_litestream_down(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        state = os.path.join(root, "state")
+        os.mkdir(state)
+        with open(os.path.join(state, "alarm.json"), "w") as f:
+            f.write("{not json")
+        script = sv.fake_litestream(self, "exit 0")
+        run = sv.Run(self, run_args(state), [script, "replicate", "-config", config], marker=script)
+        self.assertEqual(run.wait(20), 11, run.stderr())
+        self.assertIn("cannot be read as an alarm state", run.event_lines("alarm_latched_refused")[0])
+        self.assertNotIn("litestream_started", run.events())
+        self.assertEqual(ltxg.run_ltxguard("alarm", "status", "--state-dir", state).returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
