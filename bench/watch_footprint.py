@@ -5,6 +5,10 @@ The watcher samples a staging tree of 10,000 WAL segments every second; node_exp
 the same window as the baseline a sidecar is judged against. Targets (from the issue): RSS <= 8
 MiB and CPU <= 0.5 % of one core. This is a benchmark, not a test: it reports, it never fails on
 a timing (exit status is non-zero only when a process cannot be started or dies).
+
+RSS counts every page a process maps, shared libraries whole; PSS splits shared pages among the
+processes mapping them, and "private" (USS) is what the process alone holds. All three are
+printed: the RSS target is judged on RSS, and the others say how much of it is shared.
 """
 import argparse
 import datetime
@@ -69,10 +73,37 @@ def proc_status(pid):
     return out
 
 
+def proc_rollup(pid):
+    """Pss and private (Private_Clean + Private_Dirty) bytes from /proc/<pid>/smaps_rollup."""
+    out = {"Pss": 0, "Private": 0}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            if key == "Pss":
+                out["Pss"] = int(val.split()[0]) * 1024
+            elif key in ("Private_Clean", "Private_Dirty"):
+                out["Private"] += int(val.split()[0]) * 1024
+    return out
+
+
 def cpu_ticks(pid):
+    """utime + stime in clock ticks, exited threads included: the whole-window CPU."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def cpu_ns(pid):
+    """CPU time of the live threads in ns (schedstat): fine enough for a 1 s sample, where one
+    clock tick (10 ms) would already be 1 % of a core."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just exited
+    return total
 
 
 def scrape(port):
@@ -107,11 +138,15 @@ def stop(proc):
 
 
 def measure(procs, seconds):
-    """Scrape each process once a second; RSS sampled throughout, CPU over the post-warm-up window."""
-    stats = {n: {"rss_max": 0, "scrape_max": 0.0, "scrape_sum": 0.0, "scrapes": 0} for n in procs}
+    """Scrape each process once a second and take one sample of each right after: RSS, PSS and
+    the CPU % of the past second. The summary CPU is over the post-warm-up window."""
+    stats = {n: {"rss_max": 0, "pss_max": 0, "scrape_max": 0.0, "scrape_sum": 0.0, "scrapes": 0}
+             for n in procs}
+    samples = []
     start = time.monotonic()
     window_start = None
     ticks0 = {}
+    last = {n: (start, cpu_ns(p.pid)) for n, (p, _) in procs.items()}
     tick = start
     while True:
         now = time.monotonic()
@@ -120,6 +155,7 @@ def measure(procs, seconds):
             ticks0 = {n: cpu_ticks(p.pid) for n, (p, _) in procs.items()}
         if now - start >= seconds:
             break
+        row = {"t": round(now - start, 3)}
         for name, (proc, port) in procs.items():
             if proc.poll() is not None:
                 raise RuntimeError("%s died during the run (status %s)" % (name, proc.returncode))
@@ -128,7 +164,18 @@ def measure(procs, seconds):
             s["scrape_max"] = max(s["scrape_max"], took)
             s["scrape_sum"] += took
             s["scrapes"] += 1
-            s["rss_max"] = max(s["rss_max"], proc_status(proc.pid)["VmRSS"])
+            rss = proc_status(proc.pid)["VmRSS"]
+            pss = proc_rollup(proc.pid)["Pss"]
+            s["rss_max"] = max(s["rss_max"], rss)
+            s["pss_max"] = max(s["pss_max"], pss)
+            t_now, ns_now = time.monotonic(), cpu_ns(proc.pid)
+            t_last, ns_last = last[name]
+            last[name] = (t_now, ns_now)
+            # The first sample has no previous one to measure a second against.
+            row[name] = {"rss_bytes": rss, "pss_bytes": pss,
+                         "cpu_percent": None if not samples else
+                         100.0 * max(0, ns_now - ns_last) / 1e9 / max(t_now - t_last, 1e-9)}
+        samples.append(row)
         tick += 1.0
         time.sleep(max(0.0, tick - time.monotonic()))
     window = time.monotonic() - window_start
@@ -136,12 +183,16 @@ def measure(procs, seconds):
     for name, (proc, _) in procs.items():
         s = stats[name]
         st = proc_status(proc.pid)
+        roll = proc_rollup(proc.pid)
         used = (cpu_ticks(proc.pid) - ticks0[name]) / CLK_TCK
         results[name] = {
             "rss_max_bytes": max(s["rss_max"], st["VmRSS"]),
             "rss_final_bytes": st["VmRSS"],
             "rss_anon_bytes": st.get("RssAnon", 0),
             "rss_file_bytes": st.get("RssFile", 0),
+            "pss_max_bytes": max(s["pss_max"], roll["Pss"]),
+            "pss_final_bytes": roll["Pss"],
+            "private_final_bytes": roll["Private"],
             "threads": st.get("Threads", 0),
             "cpu_seconds": used,
             "cpu_percent": 100.0 * used / window,
@@ -149,14 +200,14 @@ def measure(procs, seconds):
             "scrape_max_ms": 1000.0 * s["scrape_max"],
             "scrapes": s["scrapes"],
         }
-    return results, window
+    return results, window, samples
 
 
 def mib(b):
     return "%.2f MiB" % (b / 1048576.0)
 
 
-def report(res, window, args):
+def report(res, window, samples, args):
     lg, ne = res["ltxguard"], res["node_exporter"]
 
     def ratio(key):
@@ -171,6 +222,11 @@ def report(res, window, args):
          ""),
         ("  file", mib(lg["rss_file_bytes"]), mib(ne["rss_file_bytes"]), ratio("rss_file_bytes"),
          ""),
+        ("PSS max", mib(lg["pss_max_bytes"]), mib(ne["pss_max_bytes"]), ratio("pss_max_bytes"), ""),
+        ("PSS final", mib(lg["pss_final_bytes"]), mib(ne["pss_final_bytes"]),
+         ratio("pss_final_bytes"), ""),
+        ("private (USS) final", mib(lg["private_final_bytes"]), mib(ne["private_final_bytes"]),
+         ratio("private_final_bytes"), ""),
         ("threads", str(lg["threads"]), str(ne["threads"]), ratio("threads"), ""),
         ("CPU %% of a core (%.0f s)" % window, "%.3f %%" % lg["cpu_percent"],
          "%.3f %%" % ne["cpu_percent"], ratio("cpu_percent"), "<= 0.5 %"),
@@ -181,16 +237,27 @@ def report(res, window, args):
     ]
     head = ("metric", "ltxguard", "node_exporter", "ratio", "target")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
-    print("watch_footprint: %d files x %d B staging, interval 1 s, %d s run, scraped 1/s, nproc %d"
-          % (args.files, args.file_bytes, args.seconds, os.cpu_count() or 0))
+    print("watch_footprint: %d files x %d B staging, interval 1 s, %d s run, scraped 1/s, nproc %d, "
+          "load %s" % (args.files, args.file_bytes, args.seconds, os.cpu_count() or 0,
+                       " ".join("%.2f" % x for x in os.getloadavg())))
     for r in [head] + rows:
         print("  " + " | ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print("  per sample (after each scrape): RSS / PSS / CPU % of a core since the previous sample")
+    print("  %6s | %-30s | %-30s" % ("t s", "ltxguard", "node_exporter"))
+    for row in samples:
+        cells = ["%s / %s / %s" % (mib(row[n]["rss_bytes"]), mib(row[n]["pss_bytes"]),
+                                    "-" if row[n]["cpu_percent"] is None
+                                    else "%6.3f %%" % row[n]["cpu_percent"])
+                 for n in ("ltxguard", "node_exporter")]
+        print("  %6.1f | %-30s | %-30s" % (row["t"], cells[0], cells[1]))
     rss_ok = lg["rss_max_bytes"] <= TARGET_RSS_BYTES
+    pss_ok = lg["pss_max_bytes"] <= TARGET_RSS_BYTES
     cpu_ok = lg["cpu_percent"] <= TARGET_CPU_PERCENT
-    print("verdict: RSS %s (%s vs 8 MiB), CPU %s (%.3f %% vs 0.5 %%)"
-          % ("MET" if rss_ok else "MISSED", mib(lg["rss_max_bytes"]),
+    print("verdict: RSS %s (%s vs 8 MiB; PSS %s, %s), CPU %s (%.3f %% vs 0.5 %%)"
+          % ("MET" if rss_ok else "MISSED", mib(lg["rss_max_bytes"]), mib(lg["pss_max_bytes"]),
+             "under 8 MiB" if pss_ok else "over 8 MiB too",
              "MET" if cpu_ok else "MISSED", lg["cpu_percent"]))
-    return {"rss_target_met": rss_ok, "cpu_target_met": cpu_ok}
+    return {"rss_target_met": rss_ok, "pss_under_rss_target": pss_ok, "cpu_target_met": cpu_ok}
 
 
 def main():
@@ -227,17 +294,18 @@ def main():
                               stdout=ne_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_ready(lg, lg_port, "ltxguard")
         wait_ready(ne, ne_port, "node_exporter")
-        res, window = measure({"ltxguard": (lg, lg_port), "node_exporter": (ne, ne_port)},
-                              args.seconds)
-        verdict = report(res, window, args)
+        res, window, samples = measure({"ltxguard": (lg, lg_port), "node_exporter": (ne, ne_port)},
+                                       args.seconds)
+        verdict = report(res, window, samples, args)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"date": datetime.date.today().isoformat(), "nproc": os.cpu_count(),
+                           "loadavg": os.getloadavg(),
                            "seconds": args.seconds, "window_seconds": window,
                            "files": args.files, "file_bytes": args.file_bytes,
                            "targets": {"rss_bytes": TARGET_RSS_BYTES,
                                        "cpu_percent": TARGET_CPU_PERCENT},
-                           "results": res, "verdict": verdict}, f, indent=2)
+                           "results": res, "samples": samples, "verdict": verdict}, f, indent=2)
                 f.write("\n")
         return 0
     except (RuntimeError, OSError) as e:

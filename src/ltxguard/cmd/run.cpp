@@ -395,9 +395,10 @@ int run_supervisor(const RunArgs& in) {
       log.log(o.killed ? Logger::Level::warning : Logger::Level::info, "litestream_stopped", "Litestream " + o.describe());
       wl.metrics().set_supervisor(false, false);
       wl.write_textfile();
-      // A requested stop is a clean stop, however Litestream took the SIGTERM.
-      const bool clean = o.reaped && (o.status.code == 0 || (o.status.signaled && o.status.signal == SIGTERM));
-      return clean ? kExitOk : o.status.shell_code();
+      // A requested stop is a clean stop when Litestream ended within the grace, however it
+      // took the SIGTERM (0.3.13 often exits 1: "checkpoint: context canceled"). One that
+      // needed SIGKILL is reported as such (137), so a unit shows it.
+      return o.reaped && !o.killed ? kExitOk : o.status.shell_code();
     }
     if (auto st = child.poll_exit()) {
       (void)sup.drain();

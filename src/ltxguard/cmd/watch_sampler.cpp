@@ -1,8 +1,10 @@
 #include "ltxguard/cmd/watch_sampler.hpp"
 
-#include <filesystem>
-
 #include <fmt/format.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "ltxguard/collect/database.hpp"
 #include "ltxguard/collect/replica_state.hpp"
@@ -21,7 +23,11 @@ constexpr size_t kScrapeMaxBytes = 4 << 20;
 constexpr size_t kMaxLogLinesPerTick = 10000;
 // A file replica with less room than this cannot take another WAL segment or LTX file.
 constexpr uint64_t kReplicaFullBytes = 1 << 20;
-
+// Scanning /proc reads a few files of every process on the host: the dearest part of a tick
+// once staging is tracked by changes. A Litestream found by a scan is followed by its pid
+// alone; without one, the table is scanned again at most this often, so a Litestream that
+// starts is seen within this long (one that exits is seen at the next tick).
+constexpr int64_t kProcessRescanMs = 5000;
 
 std::optional<uint64_t> add_fs(const sys::FileSystem& fs, model::WatchSample& s, const std::string& path) {
   auto st = sys::fs_stats_nearest(fs, path);
@@ -59,6 +65,9 @@ WatchSampler::WatchSampler(const sys::FileSystem& fs, const sys::ProcessTable& p
       log_(std::move(log)),
       metrics_addr_(std::move(metrics_addr)),
       model_(model) {
+  for (const auto& t : targets_) {
+    staging_.push_back(std::make_unique<collect::StagingTracker>(fs_, t.db_config.meta_path));
+  }
   if (log_.kind == collect::LogSourceKind::file) follower_ = std::make_unique<sys::LogFollower>(log_.path, true);
 }
 
@@ -100,6 +109,30 @@ std::vector<std::string> WatchSampler::read_new_log_lines() {
   return lines;
 }
 
+std::optional<bool> WatchSampler::litestream_alive(int64_t now_ms) {
+  const bool due = !process_scanned_ || now_ms - process_scan_ms_ >= kProcessRescanMs ||
+                   now_ms < process_scan_ms_;
+  if (!litestream_pids_.empty()) {
+    const bool any_alive = std::any_of(litestream_pids_.begin(), litestream_pids_.end(),
+                                       [this](int pid) { return procs_.alive(pid); });
+    if (any_alive && !due) return true;
+    // Gone: look for its successor (a restart) right away.
+  } else if (!due) {
+    return false;
+  }
+  auto ps = procs_.processes();
+  if (!ps) {
+    process_scanned_ = false;
+    litestream_pids_.clear();
+    return std::nullopt;
+  }
+  litestream_pids_.clear();
+  for (const auto& p : sys::find_litestream(*ps)) litestream_pids_.push_back(p.pid);
+  process_scanned_ = true;
+  process_scan_ms_ = now_ms;
+  return !litestream_pids_.empty();
+}
+
 void WatchSampler::add_log_lines(std::vector<std::string> lines) {
   for (auto& l : lines) {
     if (pushed_lines_.size() >= kMaxLogLinesPerTick) break;  // a flood is counted, not hoarded
@@ -129,10 +162,10 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
     }
   }
 
-  std::optional<bool> alive;
-  if (auto ps = procs_.processes()) alive = !sys::find_litestream(*ps).empty();
+  const std::optional<bool> alive = litestream_alive(now_ms);
 
-  for (const auto& t : targets_) {
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    const WatchTarget& t = targets_[i];
     model::DbSample d;
     d.db_path = t.db_path;
     d.litestream_model = model_;
@@ -147,13 +180,10 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
     d.db_fs_dev = add_fs(fs_, s, std::filesystem::path(t.db_path).parent_path().string()).value_or(0);
     d.staging_fs_dev = add_fs(fs_, s, t.db_config.meta_path).value_or(0);
 
-    collect::ScanOptions opts;
-    opts.inspect_in_flight_only = true;
-    const collect::StagingScan scan = collect::scan_staging(fs_, t.db_config.meta_path, opts);
+    const collect::StagingScan& scan = staging_[i]->update();
     d.staging_bytes = scan.total_bytes;
-    bool has_snapshot = false;
+    const bool has_snapshot = scan.ltx_count > 0;
     for (const auto& f : scan.files) {
-      if (f.name.kind == formats::StagingKind::ltx) has_snapshot = true;
       if (!f.name.in_flight()) continue;
       model::InFlightFile in;
       in.rel_path = f.rel_path;
@@ -180,7 +210,15 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
       if (line.level == "ERROR") ++d.new_error_lines;
     }
 
-    const auto replicas = collect::replica_states(fs_, t.db_config, scan, d.db_fs_dev, metrics, metrics_note);
+    // A file replica's backlog is counted file by file: only then is every file listed.
+    const bool file_replica = std::any_of(
+        t.db_config.replicas.begin(), t.db_config.replicas.end(),
+        [](const formats::ReplicaConfig& r) { return r.type == "file" && !r.path.empty(); });
+    const auto replicas =
+        file_replica
+            ? collect::replica_states(fs_, t.db_config, staging_[i]->full_scan(), d.db_fs_dev,
+                                      metrics, metrics_note)
+            : collect::replica_states(fs_, t.db_config, scan, d.db_fs_dev, metrics, metrics_note);
     const std::string pos = position_of(replicas);
     if (!pos.empty()) d.replica_position = pos;
     std::optional<uint64_t> backlog;
@@ -200,6 +238,14 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
       }
     }
     s.databases.push_back(std::move(d));
+  }
+  // A walk of a big meta dir (the first sample, a resync) leaves freed memory in the heap that
+  // glibc keeps mapped; hand it back so the steady state is what the watcher really holds.
+  uint64_t walks = 0;
+  for (const auto& t : staging_) walks += t->walks();
+  if (walks != walks_seen_) {
+    walks_seen_ = walks;
+    (void)::malloc_trim(0);
   }
   return s;
 }

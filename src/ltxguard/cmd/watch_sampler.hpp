@@ -1,6 +1,7 @@
 // Builds a model::WatchSample from the host: filesystems by st_dev, DB and WAL sizes,
 // staging bytes and in-flight files, Litestream process state, new log lines, replica
-// progress. Keeps the state a sample needs from the previous one (log cursor/tail).
+// progress. Keeps the state a sample needs from the previous one (log cursor/tail, and each
+// meta dir's listing, which a tick re-stats only where the filesystem reports a change).
 #pragma once
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "ltxguard/collect/evidence.hpp"
+#include "ltxguard/collect/staging_scan.hpp"
 #include "ltxguard/formats/litestream_config.hpp"
 #include "ltxguard/model/watch_sample.hpp"
 #include "ltxguard/sys/filesystem.hpp"
@@ -36,10 +38,16 @@ class WatchSampler {
 
  private:
   std::vector<std::string> read_new_log_lines();
+  std::optional<bool> litestream_alive(int64_t now_ms);
 
   const sys::FileSystem& fs_;
   const sys::ProcessTable& procs_;
   std::vector<WatchTarget> targets_;
+  std::vector<std::unique_ptr<collect::StagingTracker>> staging_;  // one per target
+  uint64_t walks_seen_ = 0;           // full staging walks, summed over the trackers
+  std::vector<int> litestream_pids_;  // found by the last process scan
+  int64_t process_scan_ms_ = 0;
+  bool process_scanned_ = false;
   collect::LogSource log_;
   std::string metrics_addr_;
   model::LitestreamModel model_;

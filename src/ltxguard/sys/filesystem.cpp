@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -11,6 +12,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -166,6 +169,195 @@ util::Result<util::UniqueFd> open_dir_at(int at_fd, const std::string& name,
   return fail(sys_error(err, path, "cannot open directory"));
 }
 
+// Called with each directory's relative path ("" for root) and open fd just before its names
+// are read: where a TreeWatch arms its watch.
+using BeforeList = std::function<void(const std::string& rel, int dir_fd)>;
+
+// The walk over directory fds behind RealFileSystem::for_each_entry and its TreeWatch.
+WalkResult walk_fds(const std::string& root, size_t max_entries, int max_depth,
+                    const WalkVisitor& visit, const BeforeList& before_list) {
+  WalkResult r;
+  auto root_fd = open_dir_at(AT_FDCWD, root, root);
+  if (!root_fd) {
+    r.errors.push_back(root_fd.error());
+    return r;
+  }
+  struct Frame {
+    util::UniqueFd fd;
+    std::string rel;
+    int depth;
+    std::vector<std::string> names;  // sorted; stat'ed only when visited
+    size_t next = 0;
+  };
+  // Past max_entries + 1 names a directory only proves truncation: don't hold the rest.
+  const size_t cap = max_entries == SIZE_MAX ? SIZE_MAX : max_entries + 1;
+  auto load = [&](util::UniqueFd fd, std::string rel, int depth) {
+    if (before_list) before_list(rel, fd.get());
+    bool more = false;
+    auto names = read_names(fd.get(), join(root, rel), cap, &more);
+    if (!names) {
+      r.errors.push_back(names.error());
+      return std::optional<Frame>();
+    }
+    if (more) r.truncated = true;
+    return std::optional<Frame>(Frame{std::move(fd), std::move(rel), depth, std::move(*names)});
+  };
+
+  std::vector<Frame> stack;
+  auto first = load(std::move(*root_fd), "", 0);
+  if (!first) return r;
+  if (max_depth <= 0) {
+    r.depth_limited = !first->names.empty();
+    r.truncated = false;
+    return r;
+  }
+  stack.push_back(std::move(*first));
+  size_t visited = 0;
+  std::string rel;  // reused: a walk allocates per directory, not per entry
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    if (f.next == f.names.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const std::string& name = f.names[f.next++];
+    struct stat st {};
+    if (::fstatat(f.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT)
+        r.errors.push_back(sys_error(errno, join(root, join(f.rel, name)), "cannot lstat"));
+      continue;
+    }
+    if (visited >= max_entries) {
+      r.truncated = true;
+      break;
+    }
+    ++visited;
+    rel.assign(f.rel);
+    if (!rel.empty()) rel += '/';
+    rel += name;
+    const FileStat fs = from_stat(st);
+    visit(rel, fs);
+    if (fs.type != FileType::directory) continue;
+    if (f.depth + 1 >= max_depth) {
+      r.depth_limited = true;
+      continue;
+    }
+    const std::string full = join(root, rel);
+    auto child = open_dir_at(f.fd.get(), name, full);
+    if (!child) {
+      if (child.error().code != util::ErrorCode::not_found) r.errors.push_back(child.error());
+      continue;
+    }
+    // The name may now be a different directory (renamed over since fstatat): skip it rather
+    // than report entries under a stat that is not theirs.
+    struct stat opened {};
+    if (::fstat(child->get(), &opened) != 0 || opened.st_dev != st.st_dev ||
+        opened.st_ino != st.st_ino) {
+      r.errors.push_back(
+          util::make_error(util::ErrorCode::unsafe_path, full, "directory replaced during walk"));
+      continue;
+    }
+    const int depth = f.depth + 1;
+    auto frame = load(std::move(*child), rel, depth);
+    if (frame) stack.push_back(std::move(*frame));  // invalidates f
+  }
+  return r;
+}
+
+// Entry events of every directory, and the events that mean the listing can no longer be
+// trusted. IN_EXCL_UNLINK: writes to a file that is already unlinked change nothing listed.
+constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |
+                                IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
+                                IN_EXCL_UNLINK;
+constexpr uint32_t kLostTrack =
+    IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
+constexpr uint32_t kEntryMoved = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
+// A flood of distinct names between two polls is cheaper to resolve by one walk.
+constexpr size_t kMaxPendingChanges = 65536;
+
+class InotifyTreeWatch final : public TreeWatch {
+ public:
+  explicit InotifyTreeWatch(std::string root) : root_(std::move(root)) { reopen(); }
+  [[nodiscard]] bool ok() const { return fd_.valid(); }
+
+  WalkResult rewalk(size_t max_entries, int max_depth, const WalkVisitor& visit) override {
+    reopen();  // a fresh instance drops every old watch and pending event at once
+    lost_ = !fd_.valid();
+    WalkResult r = walk_fds(root_, max_entries, max_depth, visit,
+                            [this](const std::string& rel, int dir_fd) { arm(rel, dir_fd); });
+    if (dirs_.empty()) lost_ = true;  // the root itself could not be opened: nothing watches it
+    return r;
+  }
+
+  TreeChanges poll() override {
+    TreeChanges c;
+    alignas(inotify_event) char buf[16384];
+    while (!lost_) {
+      const ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) break;
+      if (n <= 0) {
+        lost_ = true;
+        break;
+      }
+      for (size_t off = 0; off + sizeof(inotify_event) <= static_cast<size_t>(n);) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+        off += sizeof(inotify_event) + ev->len;
+        if ((ev->mask & kLostTrack) != 0 ||
+            ((ev->mask & IN_ISDIR) != 0 && (ev->mask & kEntryMoved) != 0)) {
+          lost_ = true;
+          break;
+        }
+        if ((ev->mask & IN_ISDIR) != 0 || ev->len == 0) continue;  // a directory's own attributes
+        const auto dir = dirs_.find(ev->wd);
+        if (dir == dirs_.end()) continue;
+        c.rel_paths.push_back(join(dir->second, ev->name));
+        if (c.rel_paths.size() > kMaxPendingChanges) lost_ = true;
+      }
+    }
+    if (lost_) {
+      c.rel_paths.clear();
+      c.resync = true;
+      return c;
+    }
+    std::sort(c.rel_paths.begin(), c.rel_paths.end());
+    c.rel_paths.erase(std::unique(c.rel_paths.begin(), c.rel_paths.end()), c.rel_paths.end());
+    return c;
+  }
+
+ private:
+  void reopen() {
+    dirs_.clear();
+    fd_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  }
+
+  // Through /proc/self/fd the watch lands on the directory the walk opened, whatever its path
+  // names by now. A directory that cannot be watched leaves the feed lost: every poll then
+  // asks for a walk, which is what a caller without a feed does anyway.
+  void arm(const std::string& rel, int dir_fd) {
+    if (lost_) return;
+    if (dirs_.size() >= kMaxWatchedDirs) {
+      lost_ = true;
+      return;
+    }
+    const std::string via = "/proc/self/fd/" + std::to_string(dir_fd);
+    const int wd = ::inotify_add_watch(fd_.get(), via.c_str(), kWatchMask);
+    if (wd < 0) {
+      lost_ = true;
+      return;
+    }
+    // The same directory under two names (a bind mount inside the tree): events would be
+    // ambiguous.
+    const auto [it, inserted] = dirs_.emplace(wd, rel);
+    if (!inserted && it->second != rel) lost_ = true;
+  }
+
+  std::string root_;
+  util::UniqueFd fd_;
+  std::map<int, std::string> dirs_;  // watch descriptor -> directory relative to root
+  bool lost_ = true;                 // until the first rewalk
+};
+
 }  // namespace
 
 std::string_view file_type_name(FileType type) {
@@ -211,6 +403,17 @@ bool same_filesystem(const FileStat& a, const FileStat& b) { return a.dev == b.d
 // ---- default walk, by path over list_dir (fakes) ----
 
 WalkResult FileSystem::walk(const std::string& root, size_t max_entries, int max_depth) const {
+  std::vector<WalkEntry> entries;
+  WalkResult r = for_each_entry(root, max_entries, max_depth,
+                                [&entries](std::string_view rel, const FileStat& st) {
+                                  entries.push_back(WalkEntry{std::string(rel), st});
+                                });
+  r.entries = std::move(entries);
+  return r;
+}
+
+WalkResult FileSystem::for_each_entry(const std::string& root, size_t max_entries, int max_depth,
+                                      const WalkVisitor& visit) const {
   WalkResult r;
   auto top = list_dir(root, SIZE_MAX);
   if (!top) {
@@ -229,6 +432,7 @@ WalkResult FileSystem::walk(const std::string& root, size_t max_entries, int max
   };
   std::vector<Frame> stack;
   stack.push_back(Frame{"", 0, std::move(*top)});
+  size_t visited = 0;
   while (!stack.empty()) {
     Frame& f = stack.back();
     if (f.next == f.entries.size()) {
@@ -236,12 +440,13 @@ WalkResult FileSystem::walk(const std::string& root, size_t max_entries, int max
       continue;
     }
     DirEntry& e = f.entries[f.next++];
-    if (r.entries.size() >= max_entries) {
+    if (visited >= max_entries) {
       r.truncated = true;
       break;
     }
+    ++visited;
     std::string rel = join(f.rel, e.name);
-    r.entries.push_back(WalkEntry{rel, e.stat});
+    visit(rel, e.stat);
     if (e.stat.type != FileType::directory) continue;
     if (f.depth + 1 >= max_depth) {
       r.depth_limited = true;
@@ -258,9 +463,18 @@ WalkResult FileSystem::walk(const std::string& root, size_t max_entries, int max
   return r;
 }
 
+std::unique_ptr<TreeWatch> FileSystem::watch_tree(const std::string& /*root*/) const {
+  return nullptr;
+}
+
 WalkResult walk_tree(const FileSystem& fs, const std::string& root, size_t max_entries,
                      int max_depth) {
   return fs.walk(root, max_entries, max_depth);
+}
+
+WalkResult visit_tree(const FileSystem& fs, const std::string& root, size_t max_entries,
+                      int max_depth, const WalkVisitor& visit) {
+  return fs.for_each_entry(root, max_entries, max_depth, visit);
 }
 
 // ---- RealFileSystem ----
@@ -372,87 +586,15 @@ util::Result<std::string> RealFileSystem::real_path(const std::string& path) con
   return std::string(p.get());
 }
 
-WalkResult RealFileSystem::walk(const std::string& root, size_t max_entries, int max_depth) const {
-  WalkResult r;
-  auto root_fd = open_dir_at(AT_FDCWD, root, root);
-  if (!root_fd) {
-    r.errors.push_back(root_fd.error());
-    return r;
-  }
-  struct Frame {
-    util::UniqueFd fd;
-    std::string rel;
-    int depth;
-    std::vector<std::string> names;  // sorted; stat'ed only when visited
-    size_t next = 0;
-  };
-  // Past max_entries + 1 names a directory only proves truncation: don't hold the rest.
-  const size_t cap = max_entries == SIZE_MAX ? SIZE_MAX : max_entries + 1;
-  auto load = [&](util::UniqueFd fd, std::string rel, int depth) {
-    bool more = false;
-    auto names = read_names(fd.get(), join(root, rel), cap, &more);
-    if (!names) {
-      r.errors.push_back(names.error());
-      return std::optional<Frame>();
-    }
-    if (more) r.truncated = true;
-    return std::optional<Frame>(Frame{std::move(fd), std::move(rel), depth, std::move(*names)});
-  };
+WalkResult RealFileSystem::for_each_entry(const std::string& root, size_t max_entries,
+                                          int max_depth, const WalkVisitor& visit) const {
+  return walk_fds(root, max_entries, max_depth, visit, nullptr);
+}
 
-  std::vector<Frame> stack;
-  auto first = load(std::move(*root_fd), "", 0);
-  if (!first) return r;
-  if (max_depth <= 0) {
-    r.depth_limited = !first->names.empty();
-    r.truncated = false;
-    return r;
-  }
-  stack.push_back(std::move(*first));
-  while (!stack.empty()) {
-    Frame& f = stack.back();
-    if (f.next == f.names.size()) {
-      stack.pop_back();
-      continue;
-    }
-    const std::string& name = f.names[f.next++];
-    struct stat st {};
-    if (::fstatat(f.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT)
-        r.errors.push_back(sys_error(errno, join(root, join(f.rel, name)), "cannot lstat"));
-      continue;
-    }
-    if (r.entries.size() >= max_entries) {
-      r.truncated = true;
-      break;
-    }
-    std::string rel = join(f.rel, name);
-    const FileStat fs = from_stat(st);
-    r.entries.push_back(WalkEntry{rel, fs});
-    if (fs.type != FileType::directory) continue;
-    if (f.depth + 1 >= max_depth) {
-      r.depth_limited = true;
-      continue;
-    }
-    const std::string full = join(root, rel);
-    auto child = open_dir_at(f.fd.get(), name, full);
-    if (!child) {
-      if (child.error().code != util::ErrorCode::not_found) r.errors.push_back(child.error());
-      continue;
-    }
-    // The name may now be a different directory (renamed over since fstatat): skip it rather
-    // than report entries under a stat that is not theirs.
-    struct stat opened {};
-    if (::fstat(child->get(), &opened) != 0 || opened.st_dev != st.st_dev ||
-        opened.st_ino != st.st_ino) {
-      r.errors.push_back(
-          util::make_error(util::ErrorCode::unsafe_path, full, "directory replaced during walk"));
-      continue;
-    }
-    const int depth = f.depth + 1;
-    auto frame = load(std::move(*child), std::move(rel), depth);
-    if (frame) stack.push_back(std::move(*frame));  // invalidates f
-  }
-  return r;
+std::unique_ptr<TreeWatch> RealFileSystem::watch_tree(const std::string& root) const {
+  auto w = std::make_unique<InotifyTreeWatch>(root);
+  if (!w->ok()) return nullptr;
+  return w;
 }
 
 util::Result<FsStats> fs_stats_nearest(const FileSystem& fs, const std::string& path) {

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +73,11 @@ struct WalkResult {
   std::vector<util::Error> errors;  // directories that could not be read; the walk went on
 };
 
+// Called once per entry of a walk, in walk order. rel_path is valid only during the call.
+using WalkVisitor = std::function<void(std::string_view rel_path, const FileStat& stat)>;
+
+class TreeWatch;
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -102,10 +109,43 @@ class FileSystem {
   // realpath(3): absolute, no symlinks, no "." or "..".
   [[nodiscard]] virtual util::Result<std::string> real_path(const std::string& path) const = 0;
 
-  // See walk_tree. This default walks by path over list_dir, so it is only as race-free as
-  // list_dir; RealFileSystem overrides it with a walk over directory fds.
+  // See walk_tree. This default collects what for_each_entry visits.
   [[nodiscard]] virtual WalkResult walk(const std::string& root, size_t max_entries,
                                         int max_depth) const;
+  // See visit_tree. This default walks by path over list_dir, so it is only as race-free as
+  // list_dir; RealFileSystem overrides it with a walk over directory fds.
+  [[nodiscard]] virtual WalkResult for_each_entry(const std::string& root, size_t max_entries,
+                                                  int max_depth, const WalkVisitor& visit) const;
+  // A change feed for the tree under root (see TreeWatch), or nullptr when this filesystem
+  // has none: the caller then has to walk again to see changes. This default has none;
+  // RealFileSystem's is inotify, and nullptr when no inotify instance can be had.
+  [[nodiscard]] virtual std::unique_ptr<TreeWatch> watch_tree(const std::string& root) const;
+};
+
+// What changed under a watched tree since the last walk or poll.
+struct TreeChanges {
+  // The feed lost track: queue overflow, a directory created, removed, moved or replaced (the
+  // root included), an unmount, a directory it could not watch. Walk the tree again
+  // (TreeWatch::rewalk) before trusting anything known about it; rel_paths is then empty.
+  bool resync = false;
+  // Entries that may have been created, removed, renamed, written, truncated or re-attributed,
+  // relative to the root, sorted and unique. Nothing says which: lstat each to find out.
+  std::vector<std::string> rel_paths;
+};
+
+// Keeps track of changes under one directory tree so that a caller can keep a listing of it
+// current by stat'ing only what changed. Only directories the last rewalk entered are
+// watched. Writes through a shared mmap are not seen (they cannot change a size).
+class TreeWatch {
+ public:
+  virtual ~TreeWatch() = default;
+  // visit_tree over the root that also re-arms the feed: each directory is watched before its
+  // names are read, so a change made after an entry was visited shows in a later poll().
+  // Forgets whatever was pending from before.
+  [[nodiscard]] virtual WalkResult rewalk(size_t max_entries, int max_depth,
+                                          const WalkVisitor& visit) = 0;
+  // Changes since the last rewalk or poll. Never blocks.
+  [[nodiscard]] virtual TreeChanges poll() = 0;
 };
 
 class RealFileSystem final : public FileSystem {
@@ -126,8 +166,12 @@ class RealFileSystem final : public FileSystem {
   [[nodiscard]] util::Result<std::string> real_path(const std::string& path) const override;
   // openat/fstatat on directory fds opened O_NOFOLLOW: a directory swapped for a symlink
   // mid-walk is refused, so the walk never leaves root.
-  [[nodiscard]] WalkResult walk(const std::string& root, size_t max_entries,
-                                int max_depth) const override;
+  [[nodiscard]] WalkResult for_each_entry(const std::string& root, size_t max_entries,
+                                          int max_depth, const WalkVisitor& visit) const override;
+  // inotify on each directory the walk opens (through the open fd, so a swapped path cannot
+  // redirect it); at most kMaxWatchedDirs directories, beyond that every poll asks for a
+  // resync.
+  [[nodiscard]] std::unique_ptr<TreeWatch> watch_tree(const std::string& root) const override;
 
  private:
   std::string mountinfo_path_;
@@ -140,6 +184,15 @@ class RealFileSystem final : public FileSystem {
 // A root that is missing, a symlink or not a directory gives no entries and one error.
 [[nodiscard]] WalkResult walk_tree(const FileSystem& fs, const std::string& root,
                                    size_t max_entries, int max_depth);
+
+// walk_tree without the entry list: the same entries in the same order go to `visit` as they
+// are found, and the result's entries stay empty. Memory stays bounded by one directory's
+// names, not by the tree.
+[[nodiscard]] WalkResult visit_tree(const FileSystem& fs, const std::string& root,
+                                    size_t max_entries, int max_depth, const WalkVisitor& visit);
+
+// RealFileSystem's TreeWatch gives up (every poll asks for a resync) past this many directories.
+inline constexpr size_t kMaxWatchedDirs = 4096;
 
 [[nodiscard]] bool same_filesystem(const FileStat& a, const FileStat& b);
 

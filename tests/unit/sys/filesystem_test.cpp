@@ -597,3 +597,215 @@ TEST(WalkTreeTest, DefaultWalkMatchesTheRealOne) {
 
 }  // namespace
 }  // namespace ltxguard::sys
+
+namespace ltxguard::sys {
+namespace {
+
+using testing::TempDir;
+using testing::write_file;
+
+struct Visited {
+  std::vector<std::string> rel_paths;
+  std::vector<uint64_t> sizes;
+};
+
+Visited visit_all(const FileSystem& fs, const std::string& root, size_t max_entries, int max_depth,
+                  WalkResult* result = nullptr) {
+  Visited v;
+  WalkResult r =
+      visit_tree(fs, root, max_entries, max_depth, [&v](std::string_view rel, const FileStat& st) {
+        v.rel_paths.emplace_back(rel);
+        v.sizes.push_back(st.size_bytes);
+      });
+  EXPECT_TRUE(r.entries.empty());
+  if (result != nullptr) *result = std::move(r);
+  return v;
+}
+
+TEST(VisitTreeTest, SameEntriesOrderAndFlagsAsWalkTree) {
+  TempDir dir;
+  write_file(dir.file("b/y"), "yy");
+  write_file(dir.file("b/x/deep"), "d");
+  write_file(dir.file("b.x"), "dot sorts before slash");
+  write_file(dir.file("a"), "a");
+  ASSERT_EQ(::symlink("..", dir.file("b/up").c_str()), 0);
+  RealFileSystem real;
+  testing::FakeFileSystem fake;
+  fake.add_file("/root/b/y", "yy");
+  fake.add_file("/root/b/x/deep", "d");
+  fake.add_file("/root/b.x", "dot sorts before slash");
+  fake.add_file("/root/a", "a");
+  fake.add_symlink("/root/b/up", "..");
+  for (int depth : {0, 1, 2, 10}) {
+    for (size_t max : {size_t{0}, size_t{3}, size_t{100}}) {
+      for (auto [fs, root] : {std::pair<const FileSystem*, std::string>{&real, dir.path()},
+                              std::pair<const FileSystem*, std::string>{&fake, "/root"}}) {
+        WalkResult visited;
+        const Visited v = visit_all(*fs, root, max, depth, &visited);
+        const WalkResult walked = walk_tree(*fs, root, max, depth);
+        std::vector<uint64_t> sizes;
+        for (const auto& e : walked.entries) sizes.push_back(e.stat.size_bytes);
+        EXPECT_EQ(v.rel_paths, rel_paths(walked)) << root << " " << depth << " " << max;
+        EXPECT_EQ(v.sizes, sizes) << root << " " << depth << " " << max;
+        EXPECT_EQ(visited.truncated, walked.truncated) << root << " " << depth << " " << max;
+        EXPECT_EQ(visited.depth_limited, walked.depth_limited)
+            << root << " " << depth << " " << max;
+      }
+    }
+  }
+}
+
+TEST(VisitTreeTest, MissingRootIsOneError) {
+  RealFileSystem fs;
+  WalkResult r;
+  const Visited v = visit_all(fs, "/nonexistent-ltxguard-test-dir", 10, 10, &r);
+  EXPECT_TRUE(v.rel_paths.empty());
+  ASSERT_EQ(r.errors.size(), 1U);
+  EXPECT_EQ(r.errors[0].code, util::ErrorCode::not_found);
+}
+
+// ---- TreeWatch (inotify) ----
+
+std::unique_ptr<TreeWatch> watched(const RealFileSystem& fs, const std::string& root,
+                                   int max_depth = 10, std::vector<std::string>* seen = nullptr) {
+  auto w = fs.watch_tree(root);
+  EXPECT_NE(w, nullptr);
+  if (!w) return w;
+  const WalkResult r = w->rewalk(1000, max_depth, [seen](std::string_view rel, const FileStat&) {
+    if (seen != nullptr) seen->emplace_back(rel);
+  });
+  EXPECT_TRUE(r.errors.empty());
+  return w;
+}
+
+std::vector<std::string> changed_paths(TreeWatch& w) {
+  const TreeChanges c = w.poll();
+  EXPECT_FALSE(c.resync);
+  return c.rel_paths;
+}
+
+TEST(TreeWatchTest, RewalkVisitsLikeVisitTree) {
+  TempDir dir;
+  write_file(dir.file("ltx/0/a.ltx"), "aa");
+  write_file(dir.file("top"), "");
+  RealFileSystem fs;
+  std::vector<std::string> seen;
+  auto w = watched(fs, dir.path(), 10, &seen);
+  EXPECT_EQ(seen, visit_all(fs, dir.path(), 1000, 10).rel_paths);
+  EXPECT_TRUE(changed_paths(*w).empty());
+}
+
+TEST(TreeWatchTest, ReportsWritesTruncatesCreatesRenamesRemovalsAndAttributes) {
+  TempDir dir;
+  write_file(dir.file("wal/00000000.wal"), "x");
+  write_file(dir.file("wal/00000001.wal"), "x");
+  write_file(dir.file("generation"), "0123456789abcdef\n");
+  RealFileSystem fs;
+  auto w = watched(fs, dir.path());
+  ASSERT_NE(w, nullptr);
+
+  const int fd = ::open(dir.file("wal/00000001.wal").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(::write(fd, "y", 1), 1);  // many writes, one name
+  ::close(fd);
+  EXPECT_EQ(changed_paths(*w), (std::vector<std::string>{"wal/00000001.wal"}));
+  EXPECT_TRUE(changed_paths(*w).empty());  // reported once
+
+  ASSERT_EQ(::truncate(dir.file("wal/00000000.wal").c_str(), 0), 0);
+  write_file(dir.file("wal/00000002.wal.tmp"), "new");
+  EXPECT_EQ(changed_paths(*w),
+            (std::vector<std::string>{"wal/00000000.wal", "wal/00000002.wal.tmp"}));
+
+  std::filesystem::rename(dir.file("wal/00000002.wal.tmp"), dir.file("wal/00000002.wal"));
+  std::filesystem::remove(dir.file("wal/00000000.wal"));
+  EXPECT_EQ(changed_paths(*w), (std::vector<std::string>{"wal/00000000.wal", "wal/00000002.wal",
+                                                         "wal/00000002.wal.tmp"}));
+
+  ASSERT_EQ(::chmod(dir.file("generation").c_str(), 0600), 0);
+  EXPECT_EQ(changed_paths(*w), (std::vector<std::string>{"generation"}));
+}
+
+TEST(TreeWatchTest, WritesToAFileAlreadyUnlinkedAreNotReported) {
+  TempDir dir;
+  write_file(dir.file("x.tmp"), "");
+  RealFileSystem fs;
+  auto w = watched(fs, dir.path());
+  ASSERT_NE(w, nullptr);
+  const int fd = ::open(dir.file("x.tmp").c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::unlink(dir.file("x.tmp").c_str()), 0);
+  EXPECT_EQ(changed_paths(*w), (std::vector<std::string>{"x.tmp"}));
+  ASSERT_EQ(::write(fd, "data", 4), 4);
+  ::close(fd);
+  EXPECT_TRUE(changed_paths(*w).empty());
+}
+
+TEST(TreeWatchTest, DirectoryCreatedRemovedOrMovedAsksForAResyncUntilRewalked) {
+  TempDir dir;
+  write_file(dir.file("ltx/0/a.ltx"), "");
+  write_file(dir.file("gone/f"), "");
+  RealFileSystem fs;
+  for (const auto& change : {std::string("create"), std::string("remove"), std::string("move")}) {
+    auto w = watched(fs, dir.path());
+    ASSERT_NE(w, nullptr);
+    if (change == "create") std::filesystem::create_directory(dir.file("ltx/1"));
+    if (change == "remove") std::filesystem::remove_all(dir.file("gone"));
+    if (change == "move") std::filesystem::rename(dir.file("ltx/0"), dir.file("ltx/9"));
+    EXPECT_TRUE(w->poll().resync) << change;
+    const TreeChanges again = w->poll();
+    EXPECT_TRUE(again.resync) << change;  // until the caller walks again
+    EXPECT_TRUE(again.rel_paths.empty());
+    (void)w->rewalk(1000, 10, [](std::string_view, const FileStat&) {});
+    EXPECT_FALSE(w->poll().resync) << change;
+  }
+}
+
+TEST(TreeWatchTest, RootRemovedAsksForAResync) {
+  TempDir dir;
+  const std::string root = dir.file("meta");
+  write_file(root + "/f", "");
+  RealFileSystem fs;
+  auto w = watched(fs, root);
+  ASSERT_NE(w, nullptr);
+  std::filesystem::remove_all(root);
+  EXPECT_TRUE(w->poll().resync);
+  // The rewalk of a root that is gone reports it and keeps asking.
+  const WalkResult r = w->rewalk(1000, 10, [](std::string_view, const FileStat&) {});
+  ASSERT_EQ(r.errors.size(), 1U);
+  EXPECT_EQ(r.errors[0].code, util::ErrorCode::not_found);
+  EXPECT_TRUE(w->poll().resync);
+}
+
+TEST(TreeWatchTest, ChangesFromBeforeARewalkAreForgotten) {
+  TempDir dir;
+  write_file(dir.file("a"), "");
+  RealFileSystem fs;
+  auto w = watched(fs, dir.path());
+  ASSERT_NE(w, nullptr);
+  write_file(dir.file("a"), "changed");
+  (void)w->rewalk(1000, 10, [](std::string_view, const FileStat&) {});
+  EXPECT_TRUE(changed_paths(*w).empty());
+  write_file(dir.file("a"), "again");
+  EXPECT_EQ(changed_paths(*w), (std::vector<std::string>{"a"}));
+}
+
+TEST(TreeWatchTest, DirectoriesTheWalkDidNotEnterAreNotWatched) {
+  TempDir dir;
+  write_file(dir.file("top"), "");
+  write_file(dir.file("deep/f"), "");
+  RealFileSystem fs;
+  auto w = watched(fs, dir.path(), 1);
+  ASSERT_NE(w, nullptr);
+  write_file(dir.file("deep/f"), "not listed, not watched");
+  write_file(dir.file("top"), "watched");
+  EXPECT_EQ(changed_paths(*w), (std::vector<std::string>{"top"}));
+}
+
+TEST(TreeWatchTest, FakeFilesystemsHaveNoFeed) {
+  testing::FakeFileSystem fake;
+  fake.add_dir("/root");
+  EXPECT_EQ(fake.watch_tree("/root"), nullptr);
+}
+
+}  // namespace
+}  // namespace ltxguard::sys
