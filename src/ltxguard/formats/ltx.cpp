@@ -572,17 +572,25 @@ LtxInspection inspect_ltx(const ByteSource& src, std::string_view filename, LtxD
     return out;
   };
 
+  // The first bytes as they are now: a file truncated after it was sized (Litestream re-creates
+  // its .ltx.tmp with O_TRUNC on each retry) has fewer than size() says, and zeros standing in
+  // for them would read as a corrupt header.
   std::array<uint8_t, 110> first{};
-  const auto got = static_cast<size_t>(std::min<uint64_t>(n, first.size()));
-  Cursor c(src, 0, got);
-  auto r = c.read(std::span(first).first(got), false);
-  if (!r) return finish(util::fail(r.error()));
+  const auto want = static_cast<size_t>(std::min<uint64_t>(n, first.size()));
+  size_t got = 0;
+  while (got < want) {
+    auto r = src.read_at(got, std::span(first).subspan(got, want - got));
+    if (!r) return finish(util::fail(r.error()));
+    if (*r == 0) break;
+    got += *r;
+  }
+  const char* shrank = got < want ? " (file shrank while reading)" : "";
   auto hdr = parse_ltx_header(std::span(first).first(got));
   if (!hdr) {
     const bool prefix_ok =
         std::string_view("LTX1").substr(0, std::min<size_t>(got, 4)) ==
         std::string_view(reinterpret_cast<const char*>(first.data()), std::min<size_t>(got, 4));
-    if (got < kLtxHeaderBytes && prefix_ok) return finish(incomplete(hdr.error().message));
+    if (got < kLtxHeaderBytes && prefix_ok) return finish(incomplete(hdr.error().message + shrank));
     return finish(corrupt(hdr.error().message));
   }
   out.header = *hdr;
@@ -595,7 +603,7 @@ LtxInspection inspect_ltx(const ByteSource& src, std::string_view filename, LtxD
     if (hdr->is_snapshot())
       out.expected_final_bytes =
           ltx_snapshot_max_bytes(hdr->page_size_bytes, hdr->commit_pages, LtxEncoding::unknown);
-    return finish(incomplete(fmt::format("truncated: first page frame ({} bytes)", n)));
+    return finish(incomplete(fmt::format("truncated: first page frame ({} bytes){}", got, shrank)));
   }
   out.encoding = detect_encoding(first);
   if (hdr->is_snapshot())

@@ -3,9 +3,13 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
+#include <mutex>
+#include <thread>
 
 namespace ltxguard::sys {
 namespace {
@@ -14,6 +18,39 @@ std::string url_of(const std::string& host, int port, const std::string& path) {
   const bool v6 = host.find(':') != std::string::npos;
   return fmt::format("http://{}{}{}:{}{}", v6 ? "[" : "", host, v6 ? "]" : "", port, path);
 }
+
+// httplib's timeouts are per read, so a server trickling a byte at a time holds a request for
+// as long as it likes. This shuts the client's socket down at the deadline (ClientImpl::stop
+// is the one call httplib allows from another thread), and is joined when it goes away.
+class DeadlineGuard {
+ public:
+  DeadlineGuard(httplib::Client& client, std::chrono::steady_clock::time_point deadline)
+      : thread_([this, &client, deadline] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (!cv_.wait_until(lock, deadline, [this] { return done_; })) {
+            fired_ = true;
+            client.stop();
+          }
+        }) {}
+  ~DeadlineGuard() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  DeadlineGuard(const DeadlineGuard&) = delete;
+  DeadlineGuard& operator=(const DeadlineGuard&) = delete;
+  [[nodiscard]] bool fired() const { return fired_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<bool> fired_{false};
+  std::thread thread_;  // last: starts after the members it uses exist
+};
 
 }  // namespace
 
@@ -36,6 +73,7 @@ util::Result<std::string> http_get(const std::string& host, int port, const std:
     client.set_write_timeout(timeout);
     client.set_keep_alive(false);
     client.set_follow_location(false);
+    DeadlineGuard guard(client, deadline);
     auto res = client.Get(path, [&](const char* data, size_t len) {
       if (Clock::now() > deadline) {
         late = true;
@@ -50,6 +88,7 @@ util::Result<std::string> http_get(const std::string& host, int port, const std:
     });
     err = res.error();
     if (res) status = res->status;
+    late = late || guard.fired();
   } catch (const std::exception& e) {
     return util::fail(util::make_error(util::ErrorCode::io, url, e.what()));
   }

@@ -11,9 +11,10 @@
 
 namespace ltxguard::sys {
 
-// The body of GET http://host:port/path when the status is 200. timeout_ms bounds the connect
-// and each read, and the body transfer as a whole (headers that trickle in slowly are bounded
-// per read only). Errors (path = the URL): timeout when no answer came within timeout_ms;
+// The body of GET http://host:port/path when the status is 200. timeout_ms bounds the whole
+// request: connect, headers and body, even from a server that trickles bytes (a watchdog
+// thread shuts the socket down at the deadline). Names are resolved without a bound: pass an
+// IP address where a hung resolver matters. Errors (path = the URL): timeout when no answer came within timeout_ms;
 // io "cannot connect" and other transport failures; io "HTTP status N" for any other status;
 // invalid_input "response body larger than N bytes" when the body passes max_bytes (the rest
 // is not read).

@@ -108,6 +108,42 @@ TEST(HttpClientNoServerTest, RefusedConnectionIsIoError) {
   EXPECT_EQ(r.error().message, "cannot connect");
 }
 
+// A hostile or wedged endpoint that accepts and then trickles its status line and headers
+// one byte per 100 ms: every read returns in time, so only a deadline for the whole request
+// bounds it.
+TEST(HttpClientTrickleTest, HeadersTricklingInStillTimeOutWithinBound) {
+  const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(ls, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(ls, 4), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    const int c = ::accept(ls, nullptr, nullptr);
+    if (c < 0) return;
+    const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: " + std::string(200, 'x');
+    for (size_t i = 0; i < head.size() && !stop; ++i) {
+      if (::send(c, &head[i], 1, MSG_NOSIGNAL) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::close(c);
+  });
+  const auto start = Clock::now();
+  auto r = http_get("127.0.0.1", ntohs(a.sin_port), "/metrics", 300, 1024);
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  stop = true;
+  server.join();
+  ::close(ls);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, util::ErrorCode::timeout);
+  EXPECT_EQ(r.error().message, "no answer within 300 ms");
+  EXPECT_LT(s, 1.0);
+}
+
 TEST(ParseHostPortTest, AcceptsLitestreamAddrForms) {
   using P = std::pair<std::string, int>;
   EXPECT_EQ(parse_host_port(":9090"), P("127.0.0.1", 9090));

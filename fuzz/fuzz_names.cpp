@@ -1,0 +1,29 @@
+// Names and short strings that come off the disk or a child process: staging paths under the
+// meta dir, LTX file names, `litestream version` output, path containment.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "ltxguard/formats/litestream_layout.hpp"
+#include "ltxguard/formats/litestream_version.hpp"
+#include "ltxguard/formats/ltx.hpp"
+#include "ltxguard/formats/path_prefix.hpp"
+
+using namespace ltxguard::formats;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const StagingName n = classify_staging_path(text);
+  (void)to_string(n.kind);
+  (void)to_string(n.layout);
+  if (auto name = parse_ltx_name(text)) {
+    // Round trip: a parsed name formats back to the file name it came from.
+    const std::string back = format_ltx_name(name->min_txid, name->max_txid);
+    if (text.find(back) == std::string_view::npos) std::abort();
+  }
+  if (auto v = parse_litestream_version(text)) (void)compare(*v, 0, 5, 0);
+  const size_t half = size / 2;
+  (void)path_within(text.substr(0, half), text.substr(half));
+  return 0;
+}
