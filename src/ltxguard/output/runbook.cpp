@@ -1,5 +1,7 @@
 #include "ltxguard/output/runbook.hpp"
 
+#include "ltxguard/output/report_html.hpp"  // html_escape
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -352,31 +354,6 @@ std::vector<std::string> split_code(const std::string& s) {
   return parts;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string html_inline(const std::string& s) {
   const auto parts = split_code(s);
