@@ -24,7 +24,6 @@ mmap of it is reported too). Target from the issue: ltxguard <= 0.3x the shell's
 and 100 bytes read from the database.
 """
 import argparse
-import collections
 import json
 import os
 import re

@@ -76,10 +76,13 @@ def summarize(results):
             if not c:
                 continue
             vs = c.get("variable_slope_last_decade")
-            print(f"scale {key}: {c['seconds_per_file'][-1] * 1e9:.0f} ns/file at "
+            per = (f"{c['seconds_per_file'][-1]:.0f} B" if key == "watch_max_rss" else
+                   f"{c['seconds_per_file'][-1] * 1e9:.0f} ns")
+            print(f"scale {key}: {per}/file at "
                   f"{pts[-1]['files']:,} files; log-log slope {c['slope_all']:.2f} (all), "
                   f"{c['slope_last_decade']:.2f} (last decade), above the 0-file baseline "
-                  f"{'n/a' if vs is None else f'{vs:.2f}'}: {c['verdict']}")
+                  f"{'n/a' if vs is None else f'{vs:.2f}'}: {c['verdict']} (judged by "
+                  f"{c.get('verdict_basis', 'slope_last_decade')})")
         rss = [(p["files"], p.get("watch_max_rss_bytes")) for p in pts if p.get("watch_max_rss_bytes")]
         if rss:
             print("scale watch max RSS: " + ", ".join(f"{n:,} files {b / MiB:.1f} MiB"

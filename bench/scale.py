@@ -26,7 +26,7 @@ import threading
 import time
 
 import benchlib as bl
-from benchlib import GiB, MiB
+from benchlib import MiB
 
 
 class SegmentWriter(threading.Thread):
