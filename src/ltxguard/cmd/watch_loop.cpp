@@ -195,10 +195,8 @@ util::Result<std::unique_ptr<WatchLoop>> WatchLoop::create(const WatchArgs& args
       t.db_config.path = *vetted;
       t.db_config.meta_path = formats::default_meta_path(*vetted);
     }
-    collect::ScanOptions quick;
-    quick.inspect_ltx = false;
-    const auto scan = collect::scan_staging(fs, t.db_config.meta_path, quick);
-    if (scan.layout != formats::Layout::none) layout = scan.layout;
+    // Only the layout: a full scan here would build a record per file before the first tick.
+    if (const auto l = collect::staging_layout(fs, t.db_config.meta_path); l != formats::Layout::none) layout = l;
     loop->targets_.push_back(std::move(t));
   }
 
