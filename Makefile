@@ -45,7 +45,7 @@ FUZZ_SECONDS ?= 60
 
 UNIT_TARGETS = unit_util unit_formats unit_sys unit_collect unit_model unit_output unit_cmd
 
-# Debug (-O0): half the compile time of an optimised sanitizer build; the checks are the same.
+# Debug (-O0): compiles faster than an optimised sanitizer build; the checks are the same.
 asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLTXGUARD_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) --target $(UNIT_TARGETS)

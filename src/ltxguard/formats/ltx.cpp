@@ -572,9 +572,9 @@ LtxInspection inspect_ltx(const ByteSource& src, std::string_view filename, LtxD
     return out;
   };
 
-  // The first bytes as they are now: a file truncated after it was sized (Litestream re-creates
-  // its .ltx.tmp with O_TRUNC on each retry) has fewer than size() says, and zeros standing in
-  // for them would read as a corrupt header.
+  // The first bytes as they are now: a file truncated in place after it was sized (Go's
+  // os.Create opens an existing .ltx.tmp with O_TRUNC) has fewer than size() says, and zeros
+  // standing in for them would read as a corrupt header.
   std::array<uint8_t, 110> first{};
   const auto want = static_cast<size_t>(std::min<uint64_t>(n, first.size()));
   size_t got = 0;

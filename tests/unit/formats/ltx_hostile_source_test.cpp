@@ -1,12 +1,14 @@
-// inspect_ltx over a file that changes under the scan: Litestream 0.5 re-creates its
-// .ltx.tmp with O_TRUNC on every retry, so bytes counted by size() can be gone by the time
-// they are read, and a read can fail half way. Missing bytes are `incomplete`, never
-// `corrupt` and never `complete`.
+// inspect_ltx over a file that changes under the scan: a .ltx.tmp truncated in place (Go's
+// os.Create opens an existing file with O_TRUNC) loses bytes that size() already counted, and
+// a read can fail half way. Missing bytes are `incomplete`, never `corrupt` and never
+// `complete`.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "ltxguard/formats/ltx.hpp"
