@@ -42,7 +42,10 @@ std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& 
     // A forecast extrapolates the current rate; when the rest of the staging write is known
     // and fits above the reserve (a 0.5 snapshot with its final size in the header), the
     // growth ends before the breach it predicts.
-    const bool bounded_write_fits = st.remaining_staging_bytes > 0 && st.headroom_bytes >= 0;
+    // The same holds once a 0.5 snapshot is complete: its growth is over, though the window's
+    // rate still remembers it.
+    const bool bounded_write_fits =
+        st.headroom_bytes >= 0 && (st.remaining_staging_bytes > 0 || st.staging_bounded);
     for (Condition c : st.conditions) {
       if (c == Condition::forecast && bounded_write_fits) continue;
       const bool replica_stalled =

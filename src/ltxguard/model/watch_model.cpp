@@ -555,6 +555,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   st.stop_recommended = raw >= WatchState::warning;
   if (db.replica_position) st.replica_stalled_ms = now - tr.position_since_ms;
   st.replica_blocked = db.replica_blocked;
+  st.staging_bounded = db.litestream_model == LitestreamModel::v0_5;
   for (const auto& f : findings) {
     if (std::find(st.conditions.begin(), st.conditions.end(), f.condition) == st.conditions.end()) {
       st.conditions.push_back(f.condition);

@@ -112,6 +112,9 @@ struct DbStatus {
   std::optional<int64_t> replica_stalled_ms;
   // A file replica's filesystem is full: the replica cannot advance, whatever it did so far.
   bool replica_blocked = false;
+  // The 0.5 model: staging is a snapshot of known size plus small L0 files, never an
+  // unbounded copy like 0.3's shadow WAL behind a stuck replica.
+  bool staging_bounded = false;
   // The conditions behind stop_recommended, each once, in finding order.
   std::vector<Condition> conditions;
 };

@@ -86,6 +86,8 @@ TEST(ProtectiveStopTest, ForecastOfABoundedWriteThatFitsDoesNotStop) {
   st.headroom_bytes = 1 << 20;
   st.remaining_staging_bytes = 0;  // unbounded growth (0.3 shadow WAL)
   EXPECT_TRUE(decide_protective_stop({st}));
+  st.staging_bounded = true;  // 0.5, snapshot complete: the window still remembers its rate
+  EXPECT_FALSE(decide_protective_stop({st}));
 }
 
 TEST(ProtectiveStopTest, SpaceConditionWithNothingConsumedDoesNotStop) {
