@@ -409,7 +409,7 @@ class MetricsEndpointHangingTest(unittest.TestCase):
         # The first interval starts after the first sample (scrape included); then the
         # schedule holds: a scrape costs at most its 300 ms deadline, inside the tick.
         self.assertLess(gaps[0], 2.0, gaps)
-        self.assertLess(max(gaps[1:]), 1.3, gaps)
+        self.assertLess(max(gaps[1:]), 1.5, gaps)
         self.assertLess(times[0] - w.started, 3.0)
 
     def test_silent_endpoint_keeps_the_tick(self):
