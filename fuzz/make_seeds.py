@@ -40,13 +40,13 @@ def ltx_seeds():
 
 def sqlite_seeds():
     with open(os.path.join(testdata, "ltx", "litestream-fixture-ltxv1-post-apply-state.db"), "rb") as f:
-        write("sqlite_header", "fixture-header", f.read(100))
+        write("names_and_header", "fixture-header", f.read(100))
     h = bytearray(b"SQLite format 3\0" + b"\0" * 84)
     h[16:18] = (1).to_bytes(2, "big")  # 65536
     h[18] = h[19] = 2
     h[24:28] = h[92:96] = (7).to_bytes(4, "big")
     h[28:32] = (123456).to_bytes(4, "big")
-    write("sqlite_header", "wal-64k", bytes(h))
+    write("names_and_header", "wal-64k", bytes(h))
 
 
 LOG_LINES = {
@@ -166,6 +166,11 @@ def main():
     write("logfmt", "quoted", r'a=1 "b c"="x \"y\" \\ \n\t\x41\u00e9\U0001F600\101" bare d= e="unterminated')
     for name, text in CONFIGS.items():
         write("litestream_config", name + ".yml", text)
+    # Duplicate keys through a self-alias: a use-after-free in the walk once (yaml-cpp's
+    # Node::operator= rewrites the document); kept as seeds so each smoke run retries them.
+    for i, text in enumerate(["&m {a: *m, a: 1}\n", "dbs: &m [{path: /x, path: *m}]\n",
+                              "&m {dbs: *m, dbs: 1}\n"]):
+        write("litestream_config", f"dup-self-alias{i}.yml", text)
         write("redaction", name, b"\x00\x01\x03\x00" + b"secret-value\x01\x02bucket-name\x00" + text.encode())
     write("redaction", "mixed", b"\x01\x00\x02\x01\x00aaaa/home/alice/x\x03\x00" +
           b"url=https://u:pw@10.1.2.3/?X-Amz-Credential=AKIAABCDEFGHIJKLMNOP&sig=zz\nAuthorization: Bearer t0k3n\n")
@@ -178,7 +183,7 @@ def main():
     for name, text in UNITS.items():
         write("systemd_unit", name, text)
     for i, n in enumerate(NAMES):
-        write("names", f"name{i:02d}", n)
+        write("names_and_header", f"name{i:02d}", n)
     later = RECORD_LINE.replace("1795625317486", "1795625318486").replace('"warning"', '"wedged"')
     write("watch_record", "two-samples", RECORD_LINE + "\n" + later + "\n")
     write("watch_record", "cut", RECORD_LINE + "\n" + later[:200])

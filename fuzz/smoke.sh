@@ -12,13 +12,17 @@ jobs=${FUZZ_JOBS:-2}
 work="$build/fuzz-work"
 mkdir -p "$work"
 
+# Every fuzz/fuzz_<target>.cpp is a target (a binary left over from a removed source is not).
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  for bin in "$build"/fuzz/fuzz_*; do
-    [ -x "$bin" ] && targets+=("$(basename "$bin" | sed 's/^fuzz_//')")
+  for src in "$here"/fuzz_*.cpp; do
+    t=$(basename "$src" .cpp)
+    targets+=("${t#fuzz_}")
   done
 fi
-((${#targets[@]})) || { echo "fuzz-smoke: no fuzz targets in $build/fuzz" >&2; exit 1; }
+for t in "${targets[@]}"; do
+  [ -x "$build/fuzz/fuzz_$t" ] || { echo "fuzz-smoke: $build/fuzz/fuzz_$t is not built" >&2; exit 1; }
+done
 
 run_one() {
   local t=$1 bin="$build/fuzz/fuzz_$1" dir="$work/$1"

@@ -346,6 +346,10 @@ std::string join_path(std::string_view a, std::string_view b) {
 
 struct TooComplex {};
 
+// Never assign one Entry (or YAML::Node) to another: yaml-cpp's Node::operator= does not
+// rebind, it makes the node inside the document share the other's data, which frees nodes
+// the walk still holds (a use-after-free the fuzzer found with `&m {a: *m, a: 1}`). Entries
+// are only ever constructed.
 struct Entry {
   std::string key;
   YAML::Node key_node;
@@ -412,24 +416,26 @@ class Walker {
 
 std::vector<Entry> Walker::entries(const YAML::Node& map, int depth) {
   if (depth > kMaxDepth) throw TooComplex{};
-  std::vector<Entry> out;
-  std::unordered_map<std::string, size_t> index;
+  std::vector<Entry> all;
+  std::unordered_map<std::string, size_t> index;  // key -> its last entry in `all`
   std::vector<YAML::Node> merges;
   for (auto it = map.begin(); it != map.end(); ++it) {
     charge();
     if (!it->first.IsScalar()) continue;
-    const std::string& key = it->first.Scalar();
+    std::string key = it->first.Scalar();
     if (key == "<<") {  // YAML merge key, which Go's yaml.v2 honours and yaml-cpp does not
       merges.push_back(it->second);
       continue;
     }
-    if (auto found = index.find(key); found != index.end()) {
-      out[found->second] = {key, it->first, it->second};  // yaml.v2: the last one wins
-    } else {
-      index.emplace(key, out.size());
-      out.push_back({key, it->first, it->second});
-    }
+    index[key] = all.size();  // yaml.v2: the last one wins
+    all.push_back({std::move(key), it->first, it->second});
   }
+  std::vector<Entry> out;
+  out.reserve(index.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (index[all[i].key] == i) out.push_back(std::move(all[i]));
+  }
+  for (size_t i = 0; i < out.size(); ++i) index[out[i].key] = i;
   const auto merge_from = [&](const YAML::Node& m) {
     if (!m.IsMap()) return;
     for (auto& e : entries(m, depth + 1)) {

@@ -301,6 +301,34 @@ TEST(LitestreamConfigTest, YamlMergeKeysAreHonoured) {
   EXPECT_EQ(c->dbs[0].replicas[0].bucket, "merged-bucket");
 }
 
+// yaml-cpp's Node::operator= rewrites the document instead of rebinding; assigning the
+// later of two duplicate keys over the earlier freed the map being walked (found by
+// fuzz_litestream_config under ASan; `make asan` runs this test).
+TEST(LitestreamConfigTest, DuplicateKeysThroughSelfAliasAreSafe) {
+  for (const std::string yaml : {"&m {a: *m, a: 1}\n", "dbs: &m [{path: /x, path: *m}]\n",
+                                 "&m {dbs: *m, dbs: 1}\n"}) {
+    const auto c = parse_litestream_config(yaml, env_of({}), "l.yml");
+    EXPECT_TRUE(c.has_value() || !c.error().to_string().empty()) << yaml;
+  }
+}
+
+TEST(LitestreamConfigTest, DuplicateKeyLastOneWins) {
+  const std::string yaml =
+      "dbs:\n"
+      "  - path: /first.db\n"
+      "    path: /second.db\n"
+      "dbs:\n"
+      "  - path: /third.db\n";
+  const auto c = parse_litestream_config(yaml, env_of({}), "l.yml");
+  ASSERT_TRUE(c.has_value()) << c.error().to_string();
+  ASSERT_EQ(c->dbs.size(), 1u);
+  EXPECT_EQ(c->dbs[0].path, "/third.db");
+  const auto d = parse_litestream_config("dbs:\n  - path: /first.db\n    path: /second.db\n",
+                                         env_of({}), "l.yml");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->dbs[0].path, "/second.db");
+}
+
 TEST(LitestreamConfigTest, AliasBombIsRefused) {
   std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 9; ++i) {
