@@ -389,7 +389,9 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   }
 
   // Wedges. "No replica progress" means none observed: an unobservable position counts as none.
-  const bool alive = db.litestream_alive.value_or(db.litestream_holds_staging);
+  // A process writing a staging file is Litestream whatever its name (a wrapper, an
+  // interpreter running a stand-in, a renamed binary the name scan does not know).
+  const bool alive = db.litestream_alive.value_or(false) || db.litestream_holds_staging;
   std::string wedge;
   std::string wedge_path;
   const int64_t stalled_ms = now - tr.inflight_since_ms;

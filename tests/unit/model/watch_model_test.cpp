@@ -31,6 +31,7 @@ struct World {
   bool separate_meta = false;
   uint64_t meta_total_bytes = 1024 * kMiB;
   std::optional<bool> alive = true;
+  std::optional<bool> holds_staging;  // default: a live Litestream holds its in-flight .tmp
   std::optional<std::string> position;
   std::optional<uint64_t> backlog_bytes;
   bool replica_blocked = false;
@@ -74,7 +75,7 @@ struct World {
     if (tmp_bytes > 0) d.in_flight.push_back({kTmp, tmp_bytes, tmp_expected_bytes});
     d.projected_snapshot_bytes = projected_snapshot_bytes;
     d.litestream_alive = alive;
-    d.litestream_holds_staging = tmp_bytes > 0;
+    d.litestream_holds_staging = holds_staging.value_or(alive.value_or(true) && tmp_bytes > 0);
     d.new_disk_full_lines = disk_full_lines;
     d.new_log_lines = disk_full_lines;
     d.new_error_lines = disk_full_lines;
@@ -217,6 +218,15 @@ TEST(WatchModelTest, HeadroomStaysPutWhileStagingFillsAndTheForecastTracksTheRat
   EXPECT_TRUE(st.attribution.staging_is_driver);
   // Before the snapshot nothing is consumed: no forecast at all.
   EXPECT_FALSE(r.status[4].seconds_to_reserve_breach.has_value());
+}
+
+TEST(WatchModelTest, UnrecognisedProcessHoldingTheTmpIsAWedge) {
+  WatchModel m(config(200 * kMiB));
+  World w = silent_fill_world();
+  w.alive = false;  // the name scan found no Litestream (a stand-in under an interpreter) ...
+  w.holds_staging = true;  // ... but a live process has the .tmp open
+  const Replay r = replay(m, w, 170, silent_fill_step);
+  EXPECT_NE(r.first(WatchState::wedged), SIZE_MAX);
 }
 
 TEST(WatchModelTest, DeadLitestreamIsNotAWedge) {
