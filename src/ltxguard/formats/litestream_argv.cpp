@@ -4,6 +4,19 @@
 
 namespace ltxguard::formats {
 
+namespace {
+
+// Litestream's subcommands in 0.3 and 0.5.
+bool is_subcommand(std::string_view a) {
+  for (std::string_view c : {"replicate", "restore", "databases", "generations", "snapshots", "wal",
+                             "ltx", "reset", "version"}) {
+    if (a == c) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 LitestreamInvocation parse_litestream_argv(const std::vector<std::string>& argv) {
   LitestreamInvocation inv;
   if (argv.empty()) return inv;
@@ -11,6 +24,16 @@ LitestreamInvocation parse_litestream_argv(const std::vector<std::string>& argv)
   const size_t slash = prog.rfind('/');
   inv.is_litestream = (slash == std::string::npos ? prog : prog.substr(slash + 1)) == "litestream";
   size_t i = 1;
+  if (!inv.is_litestream) {
+    // A wrapper or an interpreter running a stand-in ("python3 standin.py replicate -config
+    // F", "env litestream replicate ..."): Litestream's own arguments start at its subcommand.
+    for (size_t j = 1; j < argv.size(); ++j) {
+      if (is_subcommand(argv[j])) {
+        i = j;
+        break;
+      }
+    }
+  }
   if (i < argv.size() && !argv[i].empty() && argv[i][0] != '-') inv.subcommand = argv[i++];
   for (; i < argv.size(); ++i) {
     std::string_view a = argv[i];

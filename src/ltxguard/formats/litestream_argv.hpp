@@ -17,6 +17,8 @@ struct LitestreamInvocation {
   std::vector<std::string> positional;     // after the flags: DB_PATH REPLICA_URL...
 };
 
+// When argv[0] is not "litestream" (a wrapper, or an interpreter running a stand-in), the
+// arguments before the first Litestream subcommand are skipped.
 // Go's flag package rules: "-x" and "--x" are the same flag, "-x=v" or "-x v" for a value,
 // "--" or the first non-flag ends the flags. Only -config and -exec take a separate value
 // here; any other flag is assumed boolean (a wrong guess only affects `positional`).

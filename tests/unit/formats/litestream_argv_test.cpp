@@ -38,6 +38,20 @@ TEST(LitestreamArgvTest, DoubleDashEndsFlagsAndOtherProgramsAreNotLitestream) {
   EXPECT_EQ(inv.positional, std::vector<std::string>{"-config"});
 }
 
+TEST(LitestreamArgvTest, InterpreterRunningAStandInIsReadFromItsSubcommand) {
+  const auto inv = parse_litestream_argv(
+      {"/usr/bin/python3", "-u", "/opt/stand-in.py", "replicate", "-config", "/etc/ls.yml"});
+  EXPECT_FALSE(inv.is_litestream);
+  EXPECT_EQ(inv.subcommand, "replicate");
+  EXPECT_EQ(inv.config_path, "/etc/ls.yml");
+  EXPECT_TRUE(inv.positional.empty());
+  const auto env = parse_litestream_argv({"env", "GOGC=50", "litestream", "replicate", "/a.db", "file:///r"});
+  EXPECT_EQ(env.subcommand, "replicate");
+  EXPECT_EQ(env.positional, (std::vector<std::string>{"/a.db", "file:///r"}));
+  // With no subcommand anywhere, the old reading stands.
+  EXPECT_EQ(parse_litestream_argv({"./wrap", "x", "-config", "/c.yml"}).config_path, "/c.yml");
+}
+
 TEST(LitestreamArgvTest, DanglingValueFlagAndEmptyArgv) {
   EXPECT_FALSE(parse_litestream_argv({"litestream", "replicate", "-config"}).config_path);
   EXPECT_FALSE(parse_litestream_argv({}).is_litestream);
