@@ -356,6 +356,7 @@ int run_supervisor(const RunArgs& in) {
   log.log(Logger::Level::info, "litestream_started",
           fmt::format("started {} (pid {})", args.child_argv[0], child.pid()), {{"pid", std::to_string(child.pid())}});
   wl.metrics().set_supervisor(true, false);
+  wl.sampler().set_supervised_pid(child.pid());
 
   Supervisor sup{args, *loaded, policy->policy, wl, child, log,
                  sys::OutputPump(child.stdout_fd(), STDOUT_FILENO), sys::OutputPump(child.stderr_fd(), STDERR_FILENO),

@@ -110,6 +110,7 @@ std::vector<std::string> WatchSampler::read_new_log_lines() {
 }
 
 std::optional<bool> WatchSampler::litestream_alive(int64_t now_ms) {
+  if (supervised_pid_ > 0 && procs_.alive(supervised_pid_)) return true;
   const bool due = !process_scanned_ || now_ms - process_scan_ms_ >= kProcessRescanMs ||
                    now_ms < process_scan_ms_;
   if (!litestream_pids_.empty()) {

@@ -35,6 +35,9 @@ class WatchSampler {
   // Lines that arrived from elsewhere (the supervised child's stdout/stderr under `run`): they
   // join the next sample's log lines, after the configured log source's.
   void add_log_lines(std::vector<std::string> lines);
+  // The supervised child under `run`: Litestream for as long as it lives, whatever its name,
+  // from the first tick on (the name scan only runs every few seconds).
+  void set_supervised_pid(int pid) { supervised_pid_ = pid; }
 
  private:
   std::vector<std::string> read_new_log_lines();
@@ -46,6 +49,7 @@ class WatchSampler {
   std::vector<std::unique_ptr<collect::StagingTracker>> staging_;  // one per target
   uint64_t walks_seen_ = 0;           // full staging walks, summed over the trackers
   std::vector<int> litestream_pids_;  // found by the last process scan
+  int supervised_pid_ = 0;
   int64_t process_scan_ms_ = 0;
   bool process_scanned_ = false;
   collect::LogSource log_;

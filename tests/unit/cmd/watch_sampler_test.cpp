@@ -85,6 +85,16 @@ TEST_F(WatchSamplerTest, ALitestreamStartingLaterIsFoundWithinTheRescanPeriod) {
   EXPECT_EQ(alive(s, 5000), true);
 }
 
+TEST_F(WatchSamplerTest, TheSupervisedChildIsAliveFromItsFirstTickWhateverItsName) {
+  auto s = sampler();
+  EXPECT_EQ(alive(s, 0), false);  // scanned before the child started
+  procs_.add_process(other(77));  // e.g. python3 running a stand-in
+  s.set_supervised_pid(77);
+  EXPECT_EQ(alive(s, 1000), true);
+  procs_.kill(77);
+  EXPECT_EQ(alive(s, 2000), false);
+}
+
 TEST_F(WatchSamplerTest, AnUnreadableProcessTableIsNoInformationAndRetriedEachSample) {
   procs_.add_process(litestream(42));
   procs_.fail_with(util::make_error(util::ErrorCode::io, "/proc", "cannot read"));
