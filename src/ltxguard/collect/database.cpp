@@ -57,15 +57,27 @@ util::Result<std::string> check_database_path(const sys::FileSystem& fs, const s
   return abs;
 }
 
+util::Result<std::string> sqlite_path(const sys::FileSystem& fs, const std::string& db_path) {
+  auto real = fs.real_path(db_path);
+  if (!real) return util::fail(real.error());
+  const std::filesystem::path given_dir = std::filesystem::path(db_path).parent_path();
+  const std::filesystem::path real_file(*real);
+  auto real_dir = fs.real_path(given_dir.string());
+  if (real_dir && *real_dir == real_file.parent_path().string()) {
+    return (given_dir / real_file.filename()).string();
+  }
+  return *real;
+}
+
 DatabaseFiles collect_database(const sys::FileSystem& fs, const std::string& db_path) {
   DatabaseFiles d;
   d.db_path = db_path;
+  d.sqlite_path = sqlite_path(fs, db_path).value_or(db_path);
   d.db = size_of(fs, db_path);
-  d.wal = size_of(fs, db_path + "-wal");
-  d.shm = size_of(fs, db_path + "-shm");
-  // read_prefix refuses symlinks (O_NOFOLLOW); a same-directory symlink was vetted above.
-  auto real = fs.real_path(db_path);
-  auto bytes = fs.read_prefix(real ? *real : db_path, formats::kSqliteHeaderBytes);
+  d.wal = size_of(fs, d.sqlite_path + "-wal");
+  d.shm = size_of(fs, d.sqlite_path + "-shm");
+  // read_prefix refuses symlinks (O_NOFOLLOW): read the file the link leads to.
+  auto bytes = fs.read_prefix(d.sqlite_path, formats::kSqliteHeaderBytes);
   if (!bytes) {
     d.header_error = bytes.error().to_string();
     return d;

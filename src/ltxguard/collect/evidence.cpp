@@ -80,7 +80,7 @@ Sample take_sample(const sys::FileSystem& fs, const Evidence& ev, int64_t now, u
   Sample s;
   s.time_ms = now;
   s.staging_bytes = staging_bytes;
-  if (auto st = fs.stat(ev.db.db_path + "-wal")) s.wal_bytes = st->size_bytes;
+  if (auto st = fs.stat(ev.db.wal.path)) s.wal_bytes = st->size_bytes;  // where SQLite keeps it
   if (auto f = sys::fs_stats_nearest(fs, std::filesystem::path(ev.db.db_path).parent_path().string())) {
     s.db_fs_free_bytes = f->free_bytes;
     s.db_fs_avail_bytes = f->avail_bytes;

@@ -1,38 +1,34 @@
-// The watcher's HTTP endpoint (cpp-httplib): GET /metrics and GET /healthz on loopback, in
-// worker threads of its own. Everything else is refused early, and small limits and short
-// timeouts keep a slow or hostile local client from holding it.
+// The watcher's HTTP endpoint: GET /metrics and GET /healthz on loopback, served by one thread
+// running a poll() loop over non-blocking sockets (plain POSIX, no HTTP library). Small limits,
+// per-connection deadlines and a connection cap keep slow or hostile local clients from
+// holding it or each other up.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <utility>
 
 #include "ltxguard/util/error.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace ltxguard::output {
 
-// Each read of a request and each write of a reply waits at most this long; an idle
-// connection is closed after it. One request per connection (no keep-alive).
+// A connection has this long from accept to send its whole request line and headers, and
+// again this long to take the whole reply; it is closed at either deadline. A client that
+// trickles bytes therefore holds its connection for at most this long, and never holds any
+// other connection up. One request per connection (every reply says `Connection: close`).
 inline constexpr int kHttpTimeoutSeconds = 2;
-// A request body larger than this is refused with 413 where httplib reads one; a GET's body
-// is never read, and other methods are refused before theirs. Request lines over 8 KiB get
-// 414 and header lines over 8 KiB 400 (cpp-httplib's own limits). cpp-httplib 0.11 does not
-// bound the number of header lines: a local client can make a worker buffer them until it
-// stops sending (loopback only by default is what keeps that local).
-inline constexpr size_t kHttpMaxPayloadBytes = 1024;
-// Worker threads, created at start. The timeouts are per read, so this many local clients
-// that keep trickling bytes can occupy every worker and delay scrapes for as long as they
-// keep it up; they never delay the sampler, which only the metrics/health callbacks touch.
-inline constexpr size_t kHttpWorkerThreads = 4;
+// A request line longer than this (without its CRLF) gets 414, a header line longer than this
+// 400, and a request whose line and headers together pass kHttpMaxHeaderBytes 431. A request
+// body is never read: GET needs none, and other methods are refused from their headers.
+inline constexpr size_t kHttpMaxLineBytes = 8192;
+inline constexpr size_t kHttpMaxHeaderBytes = 16384;
+// Connections served at once. Accepting one more closes the oldest, so clients that only hold
+// connections open cannot keep a new one out; memory stays bounded by about this many times
+// (kHttpMaxHeaderBytes + one reply).
+inline constexpr size_t kHttpMaxConnections = 64;
 
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -59,9 +55,11 @@ struct HealthReply {
 };
 
 // Routes: GET /metrics -> 200 metrics() with kMetricsContentType; GET /healthz -> health().
-// Any other path 404, another method on a known path 405 (Allow: GET), a callback that
-// throws 500. The callbacks run on worker threads: they must only copy a snapshot taken
-// under a lock (Metrics::serialize does).
+// The query string is ignored. Any other path 404, another method on a known path 405
+// (Allow: GET; HEAD too, since nobody needs it), a malformed request line 400, a callback
+// that throws 500. Only HTTP/1.0 and HTTP/1.1 requests are answered. The callbacks run on the
+// server's one thread, so every other connection waits while one runs: they must only copy a
+// snapshot taken under a lock (Metrics::serialize does).
 class HttpServer {
  public:
   HttpServer();
@@ -69,22 +67,24 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts serving before it returns. Errors: parse_listen_address's; "cannot
-  // listen" with path "<host>:<port>" and the errno when the bind fails (address in use, not
-  // an address of this host); io "server already started".
+  // Binds, listens and starts the server thread before it returns. Errors:
+  // parse_listen_address's; "cannot listen" with path "<host>:<port>" and the errno when the
+  // socket, bind or listen fails (address in use, not an address of this host); io "server
+  // already started"; io "cannot start the server thread".
   [[nodiscard]] util::Result<void> start(const std::string& listen, ListenScope scope,
                                          std::function<std::string()> metrics,
                                          std::function<HealthReply()> health);
-  // Stops accepting and joins the threads; a request in progress may take up to
-  // kHttpTimeoutSeconds to finish. Idempotent.
+  // Wakes the thread, closes the listening socket and every connection (a reply in progress
+  // is cut off) and joins it; returns within milliseconds unless a callback is running.
+  // Idempotent.
   void stop();
   // The bound port (useful after port 0); 0 when not started.
   [[nodiscard]] int port() const { return port_; }
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;  // runs the accept loop; workers belong to httplib's pool
-  std::atomic<bool> loop_done_{false};
+  class Loop;
+  std::unique_ptr<Loop> loop_;
+  std::thread thread_;
   int port_ = 0;
 };
 

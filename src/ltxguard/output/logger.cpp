@@ -7,11 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-// Without this, sd_journal_sendv adds CODE_FILE/CODE_LINE/CODE_FUNC of this file to every
-// entry: noise, and the build path.
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
-
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -19,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "ltxguard/sys/libsystemd.hpp"
 #include "ltxguard/util/crc64.hpp"
 
 namespace ltxguard::output {
@@ -299,11 +295,18 @@ Logger::Logger(Sink sink, std::string ident, LoggerOptions options)
   if (!options_.monotonic_clock) {
     options_.monotonic_clock = [] { return std::chrono::steady_clock::now(); };
   }
-  if (!options_.journal_send) {
-    options_.journal_send = [](const struct iovec* iov, int n) {
-      return ::sd_journal_sendv(iov, n);
-    };
+  if (sink_ != Sink::journald || options_.journal_send) return;
+  // The only place the logger loads libsystemd: text and JSON sinks never map it.
+  if (const sys::LibSystemd* sd = sys::libsystemd()) {
+    options_.journal_send = sd->journal_sendv;
+    return;
   }
+  sink_ = Sink::text;
+  Entry why;
+  why.level = Level::warning;
+  why.event = "journald_unavailable";
+  why.message = "libsystemd not available: " + sys::libsystemd_error() + "; logging to stderr";
+  write(why, 0);
 }
 
 void Logger::log(Level level, std::string_view event, std::string_view message,

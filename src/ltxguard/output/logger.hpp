@@ -38,9 +38,10 @@ struct LoggerOptions {
   std::function<std::chrono::system_clock::time_point()> wall_clock;
   // Time the rate limit measures, immune to clock steps; default steady_clock::now.
   std::function<std::chrono::steady_clock::time_point()> monotonic_clock;
-  // Sends one journal entry; default sd_journal_sendv. Returns 0 or a negative errno. Note
-  // that libsystemd returns 0 when no journald listens (the entry is silently lost), which is
-  // why auto_sink picks journald only when stderr is the journal's own stream.
+  // Sends one journal entry; default sd_journal_sendv from sys::libsystemd(). Returns 0 or a
+  // negative errno. Note that libsystemd returns 0 when no journald listens (the entry is
+  // silently lost), which is why auto_sink picks journald only when stderr is the journal's own
+  // stream.
   std::function<int(const struct iovec*, int)> journal_send;
 };
 
@@ -51,7 +52,10 @@ class Logger {
   enum class Level { debug, info, warning, error, critical };
   using Fields = std::map<std::string, std::string>;
 
-  // ident is journald's SYSLOG_IDENTIFIER ("ltxguard").
+  // ident is journald's SYSLOG_IDENTIFIER ("ltxguard"). A journald sink without journal_send
+  // loads libsystemd here (no other sink does); when it cannot be loaded the logger writes text
+  // lines to fd instead (sink() is then text), the first one a warning
+  // event=journald_unavailable with msg="libsystemd not available: <dlerror>; logging to stderr".
   Logger(Sink sink, std::string ident, LoggerOptions options = {});
 
   // Writes one event, unless the same (event, fields["db"]) was written less than

@@ -1,5 +1,5 @@
-// A bounded HTTP GET for scraping a local /metrics endpoint (Litestream's `addr:`): plain
-// HTTP only, no redirects, a deadline and a size cap.
+// A bounded HTTP/1.1 GET for scraping a local /metrics endpoint (Litestream's `addr:`): plain
+// HTTP on a POSIX socket, no redirects, a deadline and a size cap.
 #pragma once
 
 #include <cstddef>
@@ -11,13 +11,24 @@
 
 namespace ltxguard::sys {
 
-// The body of GET http://host:port/path when the status is 200. timeout_ms bounds the whole
-// request: connect, headers and body, even from a server that trickles bytes (a watchdog
-// thread shuts the socket down at the deadline). Names are resolved without a bound: pass an
-// IP address where a hung resolver matters. Errors (path = the URL): timeout when no answer came within timeout_ms;
-// io "cannot connect" and other transport failures; io "HTTP status N" for any other status;
-// invalid_input "response body larger than N bytes" when the body passes max_bytes (the rest
-// is not read).
+// The body of GET http://host:port/path when the status is 200. Sends `GET path HTTP/1.1`
+// with Host and `Connection: close`, and reads a body framed by Content-Length, by
+// `Transfer-Encoding: chunked` (Go's net/http chunks bodies over a few KiB; trailers are not
+// read) or by the end of the connection. timeout_ms bounds the whole request (connect, headers
+// and body, even from a server that trickles bytes): every wait is a poll() on the time left.
+// The host is resolved with getaddrinfo, without a bound: pass an IP address where a hung
+// resolver matters; each address it returns is tried in turn. Errors (path = the URL):
+//   timeout "no answer within N ms" when the deadline passes first;
+//   io "cannot connect" when no address takes the connection;
+//   io "HTTP status N" for any status but 200 (its body is not read);
+//   invalid_input "response body larger than N bytes" when the body passes max_bytes (a
+//     Content-Length says so before any of it is read; otherwise the rest is not read);
+//   io "request failed" with the errno when a send or receive fails, and io "request
+//     failed: response ended early" (connection closed before the headers or the whole body),
+//     "request failed: malformed response" (status line, header or chunk framing), "request
+//     failed: response headers too large" (status line and headers over 64 KiB);
+//   invalid_input "invalid request path" for a path not starting with '/' or holding a
+//     space or control character.
 [[nodiscard]] util::Result<std::string> http_get(const std::string& host, int port,
                                                  const std::string& path, int timeout_ms,
                                                  size_t max_bytes);

@@ -1,7 +1,7 @@
 #include "ltxguard/sys/journal.hpp"
 
+#include <dirent.h>
 #include <sys/stat.h>
-#include <systemd/sd-journal.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,27 +11,55 @@
 #include <memory>
 #include <string_view>
 
+#include "ltxguard/sys/libsystemd.hpp"
+
 namespace ltxguard::sys {
 namespace {
 
 struct JournalCloser {
-  void operator()(sd_journal* j) const { sd_journal_close(j); }
+  decltype(&::sd_journal_close) close = nullptr;
+  void operator()(sd_journal* j) const { close(j); }
 };
 using JournalPtr = std::unique_ptr<sd_journal, JournalCloser>;
 
 struct Opened {
+  const LibSystemd* sd = nullptr;
   JournalPtr journal;  // null when unavailable
   std::string why_unavailable;
   std::string end_cursor;  // newest entry of any unit, before the unit match is applied
 };
 
+// The only directories sd_journal_open(SD_JOURNAL_LOCAL_ONLY) reads.
+constexpr const char* kSystemJournalDirs[] = {"/var/log/journal", "/run/log/journal"};
+constexpr const char* kSystemJournalWhere = "/var/log/journal or /run/log/journal";
+
+// False when both system journal directories are absent, unreadable or empty: then there is
+// no journal to read, and libsystemd is not loaded only to learn that (a container, a host
+// without journald).
+bool system_journal_may_exist() {
+  for (const char* path : kSystemJournalDirs) {
+    DIR* dir = ::opendir(path);
+    if (dir == nullptr) continue;
+    bool any = false;
+    while (const dirent* e = ::readdir(dir)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+        any = true;
+        break;
+      }
+    }
+    ::closedir(dir);
+    if (any) return true;
+  }
+  return false;
+}
+
 std::string unit_name(const std::string& unit) {
   return unit.find('.') == std::string::npos ? unit + ".service" : unit;
 }
 
-std::string take_cursor(sd_journal* j) {
+std::string take_cursor(const LibSystemd& sd, sd_journal* j) {
   char* c = nullptr;
-  if (sd_journal_get_cursor(j, &c) < 0 || c == nullptr) return {};
+  if (sd.journal_get_cursor(j, &c) < 0 || c == nullptr) return {};
   std::string s(c);
   std::free(c);
   return s;
@@ -59,14 +87,34 @@ util::Result<void> check_path(const std::string& path, bool want_directory) {
 }
 
 util::Result<Opened> open_source(const JournalSource& source) {
+  if (source.kind == JournalSource::Kind::system && !system_journal_may_exist()) {
+    Opened o;
+    o.why_unavailable = std::string("no readable journal files in ") + kSystemJournalWhere;
+    return o;
+  }
+  if (source.kind != JournalSource::Kind::system) {
+    if (auto ok = check_path(source.path, source.kind == JournalSource::Kind::directory); !ok) {
+      return util::fail(ok.error());
+    }
+  }
+  // Loaded only now that a journal is really read, and after an explicit path checked out, so
+  // a missing directory is not_found on a host without libsystemd too.
+  const LibSystemd* loaded = libsystemd();
+  if (loaded == nullptr) {
+    return util::fail(util::make_error(util::ErrorCode::io, "",
+                                       "libsystemd not available: " + libsystemd_error()));
+  }
+  const LibSystemd& sd = *loaded;
   Opened o;
+  o.sd = &sd;
+  o.journal = JournalPtr(nullptr, JournalCloser{sd.journal_close});
   sd_journal* raw = nullptr;
   std::string where;
   int r = 0;
   switch (source.kind) {
     case JournalSource::Kind::system:
-      where = "/var/log/journal or /run/log/journal";
-      r = sd_journal_open(&raw, SD_JOURNAL_LOCAL_ONLY);
+      where = kSystemJournalWhere;
+      r = sd.journal_open(&raw, SD_JOURNAL_LOCAL_ONLY);
       if (r < 0) {
         o.why_unavailable = std::string("cannot open the system journal: ") + std::strerror(-r);
         return o;
@@ -74,17 +122,15 @@ util::Result<Opened> open_source(const JournalSource& source) {
       break;
     case JournalSource::Kind::directory: {
       where = source.path;
-      if (auto ok = check_path(source.path, true); !ok) return util::fail(ok.error());
-      r = sd_journal_open_directory(&raw, source.path.c_str(), 0);
+      r = sd.journal_open_directory(&raw, source.path.c_str(), 0);
       if (r < 0)
         return util::fail(util::sys_error(-r, source.path, "cannot open journal directory"));
       break;
     }
     case JournalSource::Kind::file: {
       where = source.path;
-      if (auto ok = check_path(source.path, false); !ok) return util::fail(ok.error());
       const char* paths[] = {source.path.c_str(), nullptr};
-      r = sd_journal_open_files(&raw, paths, 0);
+      r = sd.journal_open_files(&raw, paths, 0);
       if (r < 0) {
         if (r == -EBADMSG || r == -EPROTONOSUPPORT || r == -ENODATA) {
           return util::fail(
@@ -97,24 +143,24 @@ util::Result<Opened> open_source(const JournalSource& source) {
   }
   o.journal.reset(raw);
   uint64_t usage_bytes = 0;
-  if (sd_journal_get_usage(raw, &usage_bytes) < 0 || usage_bytes == 0) {
+  if (sd.journal_get_usage(raw, &usage_bytes) < 0 || usage_bytes == 0) {
     o.journal.reset();
     o.why_unavailable = "no readable journal files in " + where;
     return o;
   }
   // The data threshold bounds what sd-journal decompresses per field: a hostile 1 GB MESSAGE
   // costs kMaxJournalMessageBytes, not 1 GB.
-  (void)sd_journal_set_data_threshold(raw, kMaxJournalMessageBytes + 16);
-  if (sd_journal_seek_tail(raw) >= 0 && sd_journal_previous(raw) > 0) {
-    o.end_cursor = take_cursor(raw);
+  (void)sd.journal_set_data_threshold(raw, kMaxJournalMessageBytes + 16);
+  if (sd.journal_seek_tail(raw) >= 0 && sd.journal_previous(raw) > 0) {
+    o.end_cursor = take_cursor(sd, raw);
   }
   if (!source.unit.empty()) {
     const std::string u = unit_name(source.unit);
     const std::string own = "_SYSTEMD_UNIT=" + u;
     const std::string about = "UNIT=" + u;
-    if (sd_journal_add_match(raw, own.data(), own.size()) < 0 ||
-        sd_journal_add_disjunction(raw) < 0 || sd_journal_add_match(raw, "_PID=1", 0) < 0 ||
-        sd_journal_add_match(raw, about.data(), about.size()) < 0) {
+    if (sd.journal_add_match(raw, own.data(), own.size()) < 0 ||
+        sd.journal_add_disjunction(raw) < 0 || sd.journal_add_match(raw, "_PID=1", 0) < 0 ||
+        sd.journal_add_match(raw, about.data(), about.size()) < 0) {
       return util::fail(
           util::make_error(util::ErrorCode::invalid_input, source.unit, "bad unit name"));
     }
@@ -123,11 +169,11 @@ util::Result<Opened> open_source(const JournalSource& source) {
 }
 
 // The value of FIELD in the current entry, at most max_bytes of it; empty when absent.
-std::string field(sd_journal* j, std::string_view name, size_t max_bytes) {
+std::string field(const LibSystemd& sd, sd_journal* j, std::string_view name, size_t max_bytes) {
   const void* data = nullptr;
   size_t len = 0;
   const std::string key(name);
-  if (sd_journal_get_data(j, key.c_str(), &data, &len) < 0 || data == nullptr) return {};
+  if (sd.journal_get_data(j, key.c_str(), &data, &len) < 0 || data == nullptr) return {};
   // data is "NAME=value"
   if (len <= name.size() + 1) return {};
   const char* value = static_cast<const char*>(data) + name.size() + 1;
@@ -141,22 +187,22 @@ int parse_int(const std::string& s, int fallback) {
   return (ec == std::errc() && end == s.data() + s.size()) ? v : fallback;
 }
 
-JournalEntry read_entry(sd_journal* j) {
+JournalEntry read_entry(const LibSystemd& sd, sd_journal* j) {
   JournalEntry e;
   uint64_t usec = 0;
-  if (sd_journal_get_realtime_usec(j, &usec) >= 0 && usec <= INT64_MAX) {
+  if (sd.journal_get_realtime_usec(j, &usec) >= 0 && usec <= INT64_MAX) {
     e.realtime_usec = static_cast<int64_t>(usec);
   }
-  const int priority = parse_int(field(j, "PRIORITY", 8), -1);
+  const int priority = parse_int(field(sd, j, "PRIORITY", 8), -1);
   e.priority = (priority >= 0 && priority <= 7) ? priority : -1;
-  e.pid = parse_int(field(j, "_PID", 16), 0);
-  e.unit = field(j, "_SYSTEMD_UNIT", 256);
+  e.pid = parse_int(field(sd, j, "_PID", 16), 0);
+  e.unit = field(sd, j, "_SYSTEMD_UNIT", 256);
   if (e.pid == 1) {
-    std::string about = field(j, "UNIT", 256);
+    std::string about = field(sd, j, "UNIT", 256);
     if (!about.empty()) e.unit = std::move(about);
   }
-  e.message = field(j, "MESSAGE", kMaxJournalMessageBytes);
-  e.cursor = take_cursor(j);
+  e.message = field(sd, j, "MESSAGE", kMaxJournalMessageBytes);
+  e.cursor = take_cursor(sd, j);
   return e;
 }
 
@@ -171,11 +217,12 @@ util::Result<JournalTail> read_journal_tail(const JournalSource& source, size_t 
     return tail;
   }
   tail.available = true;
+  const LibSystemd& sd = *opened->sd;
   sd_journal* j = opened->journal.get();
-  if (max_entries > 0 && sd_journal_seek_tail(j) >= 0) {
+  if (max_entries > 0 && sd.journal_seek_tail(j) >= 0) {
     // A corrupt file ends the walk (sd_journal_previous < 0); what was read stays.
-    while (tail.entries.size() < max_entries && sd_journal_previous(j) > 0) {
-      tail.entries.push_back(read_entry(j));
+    while (tail.entries.size() < max_entries && sd.journal_previous(j) > 0) {
+      tail.entries.push_back(read_entry(sd, j));
     }
   }
   std::reverse(tail.entries.begin(), tail.entries.end());
@@ -198,20 +245,21 @@ util::Result<JournalTail> read_journal_since(const JournalSource& source, const 
     tail.last_cursor = opened->end_cursor;
     return tail;
   }
+  const LibSystemd& sd = *opened->sd;
   sd_journal* j = opened->journal.get();
-  if (sd_journal_seek_cursor(j, cursor.c_str()) < 0) {
+  if (sd.journal_seek_cursor(j, cursor.c_str()) < 0) {
     return util::fail(util::make_error(util::ErrorCode::invalid_input, source.path,
                                        "invalid journal cursor \"" + cursor.substr(0, 200) + "\""));
   }
   bool first = true;
-  while (tail.entries.size() < max_entries && sd_journal_next(j) > 0) {
+  while (tail.entries.size() < max_entries && sd.journal_next(j) > 0) {
     // seek_cursor lands on the cursor's own entry when it still exists: it was already seen.
-    if (first && sd_journal_test_cursor(j, cursor.c_str()) > 0) {
+    if (first && sd.journal_test_cursor(j, cursor.c_str()) > 0) {
       first = false;
       continue;
     }
     first = false;
-    tail.entries.push_back(read_entry(j));
+    tail.entries.push_back(read_entry(sd, j));
   }
   tail.last_cursor = tail.entries.empty() ? cursor : tail.entries.back().cursor;
   return tail;

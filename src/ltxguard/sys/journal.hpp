@@ -44,9 +44,12 @@ struct JournalTail {
 
 // The last max_entries entries of the unit, oldest first. The unit matches entries it wrote
 // (_SYSTEMD_UNIT) and systemd's messages about it (_PID=1 with UNIT=), like `journalctl -u`.
-// No journal, or no readable journal files, is available=false with the reason, not an error.
+// No journal, or no readable journal files, is available=false with the reason, not an error;
+// for the system journal, empty or absent /var/log/journal and /run/log/journal say so without
+// loading libsystemd.
 // Errors: not_found (with the path) for a missing directory/file source, invalid_input for a
-// path that is not a directory/regular file or a file that is not a journal.
+// path that is not a directory/regular file or a file that is not a journal, io "libsystemd not
+// available: <dlerror text>" when libsystemd cannot be loaded (the first read loads it).
 [[nodiscard]] util::Result<JournalTail> read_journal_tail(const JournalSource& source,
                                                           size_t max_entries);
 

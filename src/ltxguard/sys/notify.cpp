@@ -1,13 +1,19 @@
 #include "ltxguard/sys/notify.hpp"
 
-#include <systemd/sd-daemon.h>
-
 #include <algorithm>
+#include <cstdlib>
+
+#include "ltxguard/sys/libsystemd.hpp"
 
 namespace ltxguard::sys {
 namespace {
 
-bool send(const std::string& state) { return ::sd_notify(0, state.c_str()) > 0; }
+// libsystemd is loaded only when there is a socket to notify: outside systemd it stays unmapped.
+bool send(const std::string& state) {
+  if (::getenv("NOTIFY_SOCKET") == nullptr) return false;
+  const LibSystemd* sd = libsystemd();
+  return sd != nullptr && sd->notify(0, state.c_str()) > 0;
+}
 
 }  // namespace
 
@@ -34,8 +40,11 @@ std::string notify_status_line(std::string_view text) {
 bool notify_status(std::string_view text) { return send(notify_status_line(text)); }
 
 std::optional<uint64_t> watchdog_usec() {
+  // sd_watchdog_enabled answers 0 without $WATCHDOG_USEC: no need to load libsystemd for that.
+  if (::getenv("WATCHDOG_USEC") == nullptr) return std::nullopt;
+  const LibSystemd* sd = libsystemd();
   uint64_t usec = 0;
-  if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) return usec;
+  if (sd != nullptr && sd->watchdog_enabled(0, &usec) > 0 && usec > 0) return usec;
   return std::nullopt;
 }
 

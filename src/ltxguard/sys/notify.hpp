@@ -1,6 +1,7 @@
 // systemd's notify protocol for a Type=notify service (sd_notify from libsystemd): readiness,
-// a one-line status, and watchdog keep-alives. Every call is a no-op without $NOTIFY_SOCKET,
-// so the watcher calls them unconditionally.
+// a one-line status, and watchdog keep-alives. Every call is a no-op without $NOTIFY_SOCKET, so
+// the watcher calls them unconditionally; libsystemd is loaded only once $NOTIFY_SOCKET is set,
+// and without it (a minimal container) the calls stay no-ops.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,8 @@ namespace ltxguard::sys {
 // STATUS= is cut to this many bytes: systemctl status shows one line.
 inline constexpr size_t kMaxNotifyStatusBytes = 256;
 
-// "READY=1". True when the message was sent; false without $NOTIFY_SOCKET or on failure.
+// "READY=1". True when the message was sent; false without $NOTIFY_SOCKET, without
+// libsystemd, or on failure.
 bool notify_ready();
 
 // "STOPPING=1", before a clean shutdown. True when sent.
@@ -29,7 +31,8 @@ bool notify_status(std::string_view text);
 bool notify_watchdog();
 
 // The watchdog interval systemd expects keep-alives within, from $WATCHDOG_USEC (and
-// $WATCHDOG_PID, which must be this process when set); nullopt when the watchdog is off.
+// $WATCHDOG_PID, which must be this process when set); nullopt when the watchdog is off or
+// libsystemd cannot be loaded.
 // Send notify_watchdog() at least every half of it.
 [[nodiscard]] std::optional<uint64_t> watchdog_usec();
 

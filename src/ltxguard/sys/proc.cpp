@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,15 +83,34 @@ std::vector<int> numeric_entries(int dir_fd) {
   return out;
 }
 
-util::Result<util::UniqueFd> open_proc_root(const std::string& root) {
-  util::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return util::fail(util::sys_error(errno, root, "cannot open process list"));
-  return fd;
-}
-
 util::UniqueFd open_pid_dir(int proc_fd, int pid) {
   return util::UniqueFd(
       ::openat(proc_fd, std::to_string(pid).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+// Opens the process list and checks it is this system's. An empty directory, a tmpfs or a
+// planted tree over /proc, or a procfs of another PID namespace, lists no Litestream without
+// any error: "not running" would then be said where nothing can be known.
+util::Result<util::UniqueFd> open_proc_root(const std::string& root) {
+  util::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return util::fail(util::sys_error(errno, root, "cannot open process list"));
+  struct statfs fs_info {};
+  if (::fstatfs(fd.get(), &fs_info) != 0) {
+    return util::fail(util::sys_error(errno, root, "cannot open process list"));
+  }
+  if (fs_info.f_type != PROC_SUPER_MAGIC) {
+    return util::fail(util::make_error(util::ErrorCode::invalid_input, root,
+                                       "not a proc filesystem, so which processes run is unknown"));
+  }
+  // "self" names our pid as this procfs counts it, and is dangling when we are not in it.
+  const auto self = read_link_at(fd.get(), "self");
+  const auto self_pid = self ? parse_number(*self) : std::nullopt;
+  if (!self_pid || !open_pid_dir(fd.get(), *self_pid).valid()) {
+    return util::fail(util::make_error(util::ErrorCode::invalid_input, root,
+                                       "does not list ltxguard's own process (a /proc of another PID "
+                                       "namespace?), so which processes run is unknown"));
+  }
+  return fd;
 }
 
 std::optional<std::string> read_comm(int pid_fd) {

@@ -32,12 +32,14 @@ struct OpenFile {
 class ProcessTable {
  public:
   virtual ~ProcessTable() = default;
-  // All processes; ones that vanish or cannot be read mid-scan are skipped. Fails only when
-  // the process list itself cannot be read.
+  // All processes; ones that vanish or cannot be read mid-scan are skipped. Fails when the
+  // process list itself cannot be read or cannot be this system's: not a procfs (a tmpfs or
+  // a planted tree over /proc), or one that does not show our own process. An empty list is
+  // therefore a real "nothing runs", never "nothing could be seen".
   [[nodiscard]] virtual util::Result<std::vector<ProcessInfo>> processes() const = 0;
   // Open files whose path lies under any of `prefixes` (path-component aware, canonical
   // paths: the kernel reports resolved ones). Processes whose fds cannot be read (other
-  // users' when not root) are skipped. Ordered by pid, then fd.
+  // users' when not root) are skipped. Ordered by pid, then fd. Fails as processes() does.
   [[nodiscard]] virtual util::Result<std::vector<OpenFile>> open_files_under(
       const std::vector<std::string>& prefixes) const = 0;
   // True while the process exists and is not a zombie.

@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include "ltxguard/collect/database.hpp"
+#include "ltxguard/collect/evidence.hpp"
 #include "ltxguard/collect/replica_state.hpp"
 #include "ltxguard/collect/staging_scan.hpp"
 #include "ltxguard/util/bytes.hpp"
 #include "support/fake_filesystem.hpp"
+#include "support/fake_process_table.hpp"
 
 namespace ltxguard::collect {
 namespace {
@@ -208,6 +210,108 @@ TEST(DatabaseTest, PathChecks) {
   EXPECT_EQ(check_database_path(fs, "/d/link.db").error().code, util::ErrorCode::unsafe_path);
   EXPECT_EQ(check_database_path(fs, "/d/none.db").error().message, "database not found");
   EXPECT_EQ(check_database_path(fs, "/d/dir.db").error().message, "database path is not a regular file");
+}
+
+// SQLite follows the link and writes app.db-wal; a link.db-wal would be someone else's file.
+TEST(DatabaseTest, SameDirectorySymlinkIsMeasuredWhereSqliteKeepsItsWal) {
+  FakeFileSystem fs;
+  fs.add_sized_file("/d/app.db", 4096 * 10, sqlite_header(4096, 10));
+  fs.add_sized_file("/d/app.db-wal", 12345);
+  fs.add_sized_file("/d/app.db-shm", 32768);
+  fs.add_sized_file("/d/link.db-wal", 999);  // not SQLite's: never counted
+  fs.add_symlink("/d/link.db", "app.db");
+  fs.add_symlink("/d/chain.db", "/d/link.db");
+  for (const std::string given : {"/d/link.db", "/d/chain.db"}) {
+    const auto d = collect_database(fs, given);
+    EXPECT_EQ(d.db_path, given);
+    EXPECT_EQ(d.sqlite_path, "/d/app.db");
+    EXPECT_EQ(d.wal.path, "/d/app.db-wal");
+    EXPECT_EQ(d.wal.bytes, 12345u);
+    EXPECT_EQ(d.shm.path, "/d/app.db-shm");
+    EXPECT_EQ(d.shm.bytes, 32768u);
+    EXPECT_EQ(d.db.bytes, 40960u);
+    ASSERT_TRUE(d.header.has_value()) << d.header_error;
+    EXPECT_EQ(d.header->page_count, 10u);
+  }
+}
+
+TEST(DatabaseTest, SymlinkedParentDirectoryKeepsTheGivenSpelling) {
+  FakeFileSystem fs;
+  fs.add_sized_file("/mnt/data/app.db", 4096, sqlite_header(4096, 1));
+  fs.add_sized_file("/mnt/data/app.db-wal", 777);
+  fs.add_symlink("/data", "/mnt/data");
+  fs.add_symlink("/mnt/data/link.db", "app.db");
+  EXPECT_EQ(*sqlite_path(fs, "/data/app.db"), "/data/app.db");
+  EXPECT_EQ(*sqlite_path(fs, "/data/link.db"), "/data/app.db");
+  const auto d = collect_database(fs, "/data/link.db");
+  EXPECT_EQ(d.wal.path, "/data/app.db-wal");
+  EXPECT_EQ(d.wal.bytes, 777u);
+}
+
+// Not reachable past check_database_path, but a link may change under a running watch.
+TEST(DatabaseTest, SymlinkIntoAnotherDirectoryResolvesToTheTarget) {
+  FakeFileSystem fs;
+  fs.add_sized_file("/other/real.db", 4096, sqlite_header(4096, 1));
+  fs.add_sized_file("/other/real.db-wal", 555);
+  fs.add_symlink("/d/link.db", "/other/real.db");
+  EXPECT_EQ(*sqlite_path(fs, "/d/link.db"), "/other/real.db");
+  EXPECT_EQ(collect_database(fs, "/d/link.db").wal.bytes, 555u);
+}
+
+TEST(DatabaseTest, SymlinkLoopFailsInsteadOfHanging) {
+  FakeFileSystem fs;
+  fs.add_symlink("/d/a.db", "b.db");
+  fs.add_symlink("/d/b.db", "a.db");
+  fs.add_sized_file("/d/a.db-wal", 5);
+  auto p = sqlite_path(fs, "/d/a.db");
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().to_string(), "/d/a.db: cannot resolve path (Too many levels of symbolic links)");
+  const auto d = collect_database(fs, "/d/a.db");
+  EXPECT_EQ(d.sqlite_path, "/d/a.db");
+  EXPECT_FALSE(d.db.exists);
+  EXPECT_FALSE(d.header.has_value());
+  EXPECT_EQ(check_database_path(fs, "/d/a.db").error().message, "database path is a dangling symlink");
+}
+
+EvidenceOptions quick_evidence(const std::string& db_path) {
+  EvidenceOptions o;
+  o.db_path = db_path;
+  o.log.kind = LogSourceKind::none;
+  o.samples = 2;
+  o.litestream_bin = "/nonexistent/litestream";
+  o.sleep_ms = [](int) {};
+  o.now_ms = [] { return int64_t{1000}; };
+  return o;
+}
+
+// Litestream keeps its meta dir next to the path it was given; SQLite's WAL follows the link.
+TEST(EvidenceTest, SymlinkedDatabaseSamplesSqlitesWalAndLitestreamsMetaDir) {
+  FakeFileSystem fs;
+  testing::FakeProcessTable procs;
+  fs.add_sized_file("/d/app.db", 4096, sqlite_header(4096, 1));
+  fs.add_sized_file("/d/app.db-wal", 4242);
+  fs.add_symlink("/d/link.db", "app.db");
+  const Evidence ev = collect_evidence(fs, procs, quick_evidence("/d/link.db"));
+  EXPECT_EQ(ev.db.wal.path, "/d/app.db-wal");
+  ASSERT_EQ(ev.samples.size(), 2u);
+  for (const auto& s : ev.samples) EXPECT_EQ(s.wal_bytes, 4242u);
+  EXPECT_EQ(ev.db_config.meta_path, "/d/.link.db-litestream");
+}
+
+// An empty process list is "none running" only when the list could be read.
+TEST(EvidenceTest, UnreadableProcessListIsANoteNotAnEmptyList) {
+  FakeFileSystem fs;
+  testing::FakeProcessTable procs;
+  fs.add_sized_file("/d/app.db", 4096, sqlite_header(4096, 1));
+  fs.add_dir(kMeta);
+  const Evidence seen = collect_evidence(fs, procs, quick_evidence("/d/app.db"));
+  EXPECT_TRUE(seen.litestream.processes.empty());
+  EXPECT_EQ(seen.litestream.proc_note, "");
+  procs.fail_with(util::make_error(util::ErrorCode::invalid_input, "/proc",
+                                   "not a proc filesystem, so which processes run is unknown"));
+  const Evidence unknown = collect_evidence(fs, procs, quick_evidence("/d/app.db"));
+  EXPECT_TRUE(unknown.litestream.processes.empty());
+  EXPECT_EQ(unknown.litestream.proc_note, "/proc: not a proc filesystem, so which processes run is unknown");
 }
 
 }  // namespace

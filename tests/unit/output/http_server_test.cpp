@@ -11,6 +11,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "ltxguard/util/unique_fd.hpp"
 
@@ -36,6 +38,19 @@ util::UniqueFd connect_raw(int port) {
   return fd;
 }
 
+// A raw TCP connection to [::1]:port; invalid when there is no IPv6 loopback.
+util::UniqueFd connect_raw_v6(int port) {
+  util::UniqueFd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(static_cast<uint16_t>(port));
+  addr.sin6_addr = in6addr_loopback;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return {};
+  timeval tv{10, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
 void send_all(int fd, const std::string& data) {
   ASSERT_EQ(::send(fd, data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size()));
 }
@@ -50,6 +65,17 @@ std::string read_until_close(int fd) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
+}
+
+// Sends a whole request and returns the whole reply.
+std::string exchange(int port, const std::string& request) {
+  auto fd = connect_raw(port);
+  if (!fd.valid()) return "cannot connect";
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return "cannot send";
+  }
+  return read_until_close(fd.get());
 }
 
 class HttpServerTest : public ::testing::Test {
@@ -261,6 +287,121 @@ TEST(HttpServerStartTest, SecondStartFailsAndStopIsIdempotent) {
   httplib::Client c("127.0.0.1", port);
   c.set_connection_timeout(1);
   EXPECT_FALSE(c.Get("/metrics"));
+}
+
+// The bound on the whole header section that cpp-httplib lacked: 16 KiB of short lines.
+TEST_F(HttpServerTest, HeaderFloodIsRefusedWith431) {
+  std::string lines;
+  while (lines.size() <= kHttpMaxHeaderBytes) lines += "X: y\r\n";
+  const std::string flood = exchange(server_.port(), "GET /metrics HTTP/1.1\r\n" + lines + "\r\n");
+  EXPECT_EQ(flood.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u)
+      << flood.substr(0, 200);
+  // Just under the bound is still a GET.
+  std::string request = "GET /metrics HTTP/1.1\r\n";
+  while (request.size() + 8000 < kHttpMaxHeaderBytes)
+    request += "A: " + std::string(4000, 'a') + "\r\n";
+  request += "B: " + std::string(kHttpMaxHeaderBytes - request.size() - 7, 'b') + "\r\n\r\n";
+  ASSERT_EQ(request.size(), kHttpMaxHeaderBytes);
+  const std::string reply = exchange(server_.port(), request);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply.substr(0, 200);
+}
+
+TEST_F(HttpServerTest, MalformedRequestLinesAre400) {
+  for (const char* request :
+       {"GARBAGE\r\n\r\n", "GET /metrics\r\n\r\n", "GET /metrics HTTP/2.0\r\n\r\n",
+        "GET  /metrics HTTP/1.1\r\n\r\n", "\r\n\r\n"}) {
+    const std::string reply = exchange(server_.port(), request);
+    EXPECT_EQ(reply.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << request << reply;
+  }
+}
+
+// HTTP/1.0, bare LF line ends, and a request that arrives in pieces.
+TEST_F(HttpServerTest, RequestIsServedHoweverItArrives) {
+  EXPECT_EQ(exchange(server_.port(), "GET /metrics HTTP/1.0\n\n").rfind("HTTP/1.1 200 OK\r\n", 0),
+            0u);
+  auto fd = connect_raw(server_.port());
+  ASSERT_TRUE(fd.valid());
+  for (const char* piece : {"GE", "T /heal", "thz HTTP/1.1\r", "\nHost: x\r\n", "\r", "\n"}) {
+    send_all(fd.get(), piece);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string reply = read_until_close(fd.get());
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_NE(reply.find("\r\n\r\nok\n"), std::string::npos) << reply;
+}
+
+// 100 clients that never finish their request (more than kHttpMaxConnections) do not keep
+// a normal scrape waiting.
+TEST_F(HttpServerTest, HundredSlowClientsDoNotDelayAScrape) {
+  std::vector<util::UniqueFd> slow;
+  for (int i = 0; i < 100; ++i) {
+    slow.push_back(connect_raw(server_.port()));
+    ASSERT_TRUE(slow.back().valid()) << i;
+    send_all(slow.back().get(), "GET /metrics HTTP/1.1\r\nHost: x\r\n");
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = Clock::now();
+    auto res = client().Get("/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(500));
+  }
+}
+
+// A client that asks for a large reply and never reads it holds only its own connection.
+TEST(HttpServerStartTest, ClientThatDoesNotReadItsReplyDoesNotBlockOthers) {
+  HttpServer server;
+  ASSERT_TRUE(server.start(
+      "127.0.0.1:0", ListenScope::loopback_only, [] { return std::string(8 << 20, 'm'); },
+      [] { return HealthReply{}; }));
+  std::vector<util::UniqueFd> stuck;  // 8 MiB is more than the loopback socket buffers take
+  for (int i = 0; i < 2; ++i) {
+    stuck.push_back(connect_raw(server.port()));
+    ASSERT_TRUE(stuck.back().valid());
+    send_all(stuck.back().get(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  const auto t0 = Clock::now();
+  const std::string reply = exchange(server.port(), "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply.substr(0, 200);
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1));  // a blocked write would take 2 s
+}
+
+TEST(HttpServerStartTest, StopIsPromptWithClientsConnected) {
+  HttpServer server;
+  ASSERT_TRUE(server.start(
+      "127.0.0.1:0", ListenScope::loopback_only, [] { return std::string(8 << 20, 'm'); },
+      [] { return HealthReply{}; }));
+  auto idle = connect_raw(server.port());
+  auto partial = connect_raw(server.port());
+  auto unread = connect_raw(server.port());
+  ASSERT_TRUE(idle.valid() && partial.valid() && unread.valid());
+  send_all(partial.get(), "GET /metrics HTTP/1.1\r\n");
+  send_all(unread.get(), "GET /metrics HTTP/1.1\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // all accepted and read
+  const auto t0 = Clock::now();
+  server.stop();
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(500));  // the timeouts are 2 s
+  const auto t1 = Clock::now();
+  read_until_close(idle.get());  // closed by stop(), not by the 10 s receive timeout
+  read_until_close(partial.get());
+  EXPECT_LT(Clock::now() - t1, std::chrono::seconds(1));
+}
+
+TEST(HttpServerStartTest, ServesOnIpv6Loopback) {
+  HttpServer server;
+  auto r = server.start(
+      "[::1]:0", ListenScope::loopback_only, [] { return std::string("v6 1\n"); },
+      [] { return HealthReply{}; });
+  if (!r && (r.error().errno_value == EADDRNOTAVAIL || r.error().errno_value == EAFNOSUPPORT)) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << r.error().to_string();
+  }
+  ASSERT_TRUE(r) << r.error().to_string();
+  auto fd = connect_raw_v6(server.port());
+  ASSERT_TRUE(fd.valid());
+  send_all(fd.get(), "GET /metrics HTTP/1.1\r\nHost: [::1]\r\n\r\n");
+  const std::string reply = read_until_close(fd.get());
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+  EXPECT_EQ(reply.substr(reply.size() - 5), "v6 1\n");
 }
 
 TEST(ListenAddressTest, AcceptsLoopbackForms) {

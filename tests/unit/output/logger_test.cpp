@@ -1,18 +1,27 @@
 #include "ltxguard/output/logger.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "ltxguard/formats/logfmt.hpp"
+#include "ltxguard/sys/command.hpp"
+#include "ltxguard/sys/libsystemd.hpp"
 #include "ltxguard/util/unique_fd.hpp"
 #include "support/temp_dir.hpp"
 
@@ -308,6 +317,126 @@ TEST(JournalStreamTest, AutoSinkPicksJournaldOnlyWhenStderrIsTheStream) {
   EXPECT_EQ(auto_sink(Logger::Sink::json), Logger::Sink::json);
   ::unsetenv("JOURNAL_STREAM");
   EXPECT_EQ(auto_sink(), Logger::Sink::text);
+}
+
+// Whether libsystemd is loaded is decided once per process, so the tests below run the
+// *Child tests in a fresh copy of this binary (run_self); run directly, those skip.
+constexpr const char* kChildEnv = "LTXGUARD_TEST_CHILD";
+constexpr const char* kMissingLibrary = "/nonexistent/libsystemd-missing.so.0";
+
+bool in_child() { return std::getenv(kChildEnv) != nullptr; }
+
+// True when libsystemd is mapped into this process (RTLD_NOLOAD never loads it).
+bool libsystemd_mapped() {
+  void* h = ::dlopen(sys::kLibSystemdName, RTLD_NOW | RTLD_NOLOAD);
+  if (h != nullptr) ::dlclose(h);
+  return h != nullptr;
+}
+
+// Runs the tests matching `filter` in a fresh copy of this binary, with env(1) arguments.
+sys::CommandResult run_self(const std::string& filter, const std::vector<std::string>& env_args) {
+  std::vector<std::string> argv = {"env"};
+  argv.insert(argv.end(), env_args.begin(), env_args.end());
+  argv.push_back(std::string(kChildEnv) + "=1");
+  argv.push_back(std::filesystem::read_symlink("/proc/self/exe").string());
+  argv.push_back("--gtest_filter=" + filter);
+  auto r = sys::run_command(argv, 60'000);
+  EXPECT_TRUE(r) << r.error().to_string();
+  return r ? *r : sys::CommandResult{};
+}
+
+TEST(LoggerLibsystemdTest, OnlyAJournaldSinkLoadsIt) {
+  const auto r = run_self("LoggerLazyChild.*", {"-u", sys::kLibSystemdEnv});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  PASSED  ] 1 test."), std::string::npos) << r.stdout_text;
+}
+
+TEST(LoggerLibsystemdTest, JournaldSinkFallsBackToStderrLinesWithoutIt) {
+  const auto r =
+      run_self("LoggerMissingChild.*", {std::string(sys::kLibSystemdEnv) + "=" + kMissingLibrary});
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  PASSED  ] 1 test."), std::string::npos) << r.stdout_text;
+}
+
+TEST(LoggerLibsystemdTest, JournaldSinkSendsTheEntryToJournaldsSocket) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private /run";
+  const auto r = run_self("LoggerJournaldChild.*", {"-u", sys::kLibSystemdEnv});
+  if (r.exit_code == 0 && r.stdout_text.find("[  SKIPPED ] 1 test") != std::string::npos) {
+    GTEST_SKIP() << "the child could not make a mount namespace";
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("[  PASSED  ] 1 test."), std::string::npos) << r.stdout_text;
+}
+
+class LoggerChild : public LoggerTest {
+ protected:
+  void SetUp() override {
+    if (!in_child()) GTEST_SKIP() << "runs in a child of LoggerLibsystemdTest";
+    LoggerTest::SetUp();
+  }
+};
+using LoggerLazyChild = LoggerChild;
+using LoggerMissingChild = LoggerChild;
+using LoggerJournaldChild = LoggerChild;
+
+TEST_F(LoggerLazyChild, OnlyAJournaldSinkLoadsLibsystemd) {
+  ASSERT_FALSE(libsystemd_mapped());
+  Logger text(Logger::Sink::text, "ltxguard", options());
+  text.log(Level::error, "e", "m");
+  Logger json(Logger::Sink::json, "ltxguard", options());
+  json.log(Level::error, "e", "m");
+  EXPECT_EQ(lines().size(), 2u);
+  EXPECT_FALSE(libsystemd_mapped());
+  Logger journald(Logger::Sink::journald, "ltxguard", options());
+  EXPECT_EQ(journald.sink(), Logger::Sink::journald);
+  EXPECT_TRUE(libsystemd_mapped());
+}
+
+TEST_F(LoggerMissingChild, JournaldSinkFallsBackToStderrLines) {
+  Logger log(Logger::Sink::journald, "ltxguard", options());
+  EXPECT_EQ(log.sink(), Logger::Sink::text);
+  log.log(Level::error, "reserve_breach", "disk nearly full", {{"db", "/d/app.db"}}, 28);
+  EXPECT_EQ(lines(),
+            (std::vector<std::string>{
+                "time=2025-01-02T03:04:05.678Z level=WARN msg=\"libsystemd not available: " +
+                    std::string(kMissingLibrary) +
+                    ": cannot open shared object file: No such file or directory; logging to "
+                    "stderr\" event=journald_unavailable",
+                "time=2025-01-02T03:04:05.678Z level=ERROR msg=\"disk nearly full\" "
+                "event=reserve_breach db=/d/app.db errno=28"}));
+  EXPECT_EQ(log.write_failures(), 0u);
+}
+
+// Plays journald in a private mount namespace (this child only): a datagram socket at
+// /run/systemd/journal/socket, where sd_journal_sendv writes.
+TEST_F(LoggerJournaldChild, EntryReachesJournaldsSocketWithoutCodeLocation) {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    if (errno == EPERM) GTEST_SKIP() << "no mount namespace here (EPERM)";
+    FAIL() << "unshare: " << std::strerror(errno);
+  }
+  ASSERT_EQ(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+  ASSERT_EQ(::mount("tmpfs", "/run", "tmpfs", 0, "size=1m,mode=0755"), 0) << std::strerror(errno);
+  std::filesystem::create_directories("/run/systemd/journal");
+  util::UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(sock.valid());
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, "/run/systemd/journal/socket");
+  ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+
+  Logger log(Logger::Sink::journald, "ltxguard", options());
+  ASSERT_EQ(log.sink(), Logger::Sink::journald);
+  log.log(Level::error, "reserve_breach", "disk nearly full", {{"db", "/d/app.db"}}, 28);
+  char buf[4096];
+  const ssize_t n = ::recv(sock.get(), buf, sizeof(buf), MSG_DONTWAIT);
+  ASSERT_GT(n, 0) << std::strerror(errno);
+  // journald's native protocol: one KEY=value line per field.
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)),
+            "MESSAGE=disk nearly full\nPRIORITY=3\nMESSAGE_ID=" + message_id_for("reserve_breach") +
+                "\nSYSLOG_IDENTIFIER=ltxguard\nLTXGUARD_EVENT=reserve_breach\nDB=/d/app.db\n"
+                "ERRNO=28\n");
+  EXPECT_EQ(lines().size(), 0u);
+  EXPECT_EQ(log.write_failures(), 0u);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -220,6 +222,64 @@ TEST(ProcTest, MissingProcRootIsAnError) {
             dir.file("no-proc") + ": cannot open process list (No such file or directory)");
   EXPECT_FALSE(table.open_files_under({"/"}).has_value());
   EXPECT_FALSE(table.alive(1));
+}
+
+// A tree planted where /proc should be (a tmpfs over /proc, a fake root): it lists a
+// Litestream and ourselves, yet none of it may be believed.
+TEST(ProcTest, ProcRootThatIsNotProcfsIsAnError) {
+  TempDir dir;
+  const std::string self = std::to_string(::getpid());
+  write_file(dir.file("proc/" + self + "/comm"), "litestream\n");
+  write_file(dir.file("proc/" + self + "/status"), "Name:\tlitestream\nUid:\t0\t0\t0\t0\n");
+  write_file(dir.file("proc/" + self + "/cmdline"), std::string("litestream\0replicate\0", 21));
+  std::filesystem::create_directory_symlink(self, dir.file("proc/self"));
+  RealProcessTable table(dir.file("proc"));
+  auto ps = table.processes();
+  ASSERT_FALSE(ps.has_value());
+  EXPECT_EQ(ps.error().to_string(),
+            dir.file("proc") + ": not a proc filesystem, so which processes run is unknown");
+  auto files = table.open_files_under({"/"});
+  ASSERT_FALSE(files.has_value());
+  EXPECT_EQ(files.error().to_string(), ps.error().to_string());
+}
+
+// A procfs mounted by the init of a PID namespace we are not in: procfs, but it does not
+// show this process. Done in a child with its own mount namespace, so nothing leaks out.
+TEST(ProcTest, ProcfsThatDoesNotShowUsIsAnError) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (unshare, mount)";
+  TempDir dir;
+  const std::string mnt = dir.file("proc");
+  std::filesystem::create_directory(mnt);
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(out[0]);
+    std::string said = "skip: unshare or mount refused";
+    if (::unshare(CLONE_NEWNS | CLONE_NEWPID) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+      const pid_t init = ::fork();
+      if (init == 0) _exit(::mount("proc", mnt.c_str(), "proc", 0, nullptr) == 0 ? 0 : 1);
+      int status = 1;
+      if (init > 0) ::waitpid(init, &status, 0);
+      if (init > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        auto ps = RealProcessTable(mnt).processes();
+        said = ps ? "listed " + std::to_string(ps->size()) + " processes" : ps.error().to_string();
+      }
+    }
+    const ssize_t n = ::write(out[1], said.data(), said.size());
+    _exit(n == static_cast<ssize_t>(said.size()) ? 0 : 1);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  ::waitpid(child, nullptr, 0);
+  if (got.starts_with("skip: ")) GTEST_SKIP() << got;
+  EXPECT_EQ(got, mnt + ": does not list ltxguard's own process (a /proc of another PID namespace?), "
+                       "so which processes run is unknown");
 }
 
 TEST(FindLitestreamTest, MatchesByCommExeOrArgv0) {
