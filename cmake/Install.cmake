@@ -101,6 +101,9 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# libsystemd is opened on first use (journald logging, the journal, sd_notify), so shlibdeps
+# does not see it; without it ltxguard logs to stderr and reads logs from files only.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libsystemd0")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "litestream, prometheus, prometheus-alertmanager")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # The RelWithDebInfo binary carries ~10x its size in debug info; the package does not.

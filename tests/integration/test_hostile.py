@@ -210,7 +210,6 @@ class PathsWithNewlinesAndInvalidUtf8Test(unittest.TestCase):
         with open(os.path.join(textfile, "ltxguard.prom"), "rb") as f:
             assert_prometheus_text(self, f.read(), strict=False)
 
-    @unittest.expectedFailure  # BUG (output/metrics.cpp, reported): label values are not made UTF-8
     def test_metrics_with_such_a_path_are_still_accepted_by_prometheus(self):
         textfile = ltxg.temp_dir(self)
         w = Watch(self, "--db", self.db.decode("utf-8", "surrogateescape"), "--textfile", textfile, duration=1,
@@ -222,12 +221,42 @@ class PathsWithNewlinesAndInvalidUtf8Test(unittest.TestCase):
         with open(os.path.join(textfile, "ltxguard.prom"), "rb") as f:
             assert_prometheus_text(self, f.read())
 
-    @unittest.expectedFailure  # BUG (output/evidence_report.cpp, reported): paths are printed raw
     def test_evidence_text_and_markdown_keep_a_path_on_its_line(self):
         for extra in ([], ["--public"]):
             for line in self.evidence(*extra).decode("utf-8", "replace").splitlines():
                 self.assertFalse(line.startswith(self.INJECTED), line)
                 self.assertFalse(line.startswith("\ufffd(.db"), line)
+
+    def run_bytes(self, *args):
+        proc = subprocess.run([ltxg.ltxguard_bin(), *args], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=60)
+        self.assertLess(proc.returncode, 64, proc.stderr)
+        self.assertGreater(len(proc.stdout), 0, proc.stderr)
+        return proc
+
+    def test_cleanup_preflight_and_runbook_keep_a_path_on_its_line(self):
+        for args in (["cleanup", "--db", self.db],
+                     ["preflight", "--db", self.db, "--litestream-version", "0.5.15"],
+                     ["runbook", "--db", self.db]):
+            out = self.run_bytes(*args).stdout
+            self.assertNotIn(b"\xff", out, args[0])
+            for line in out.decode("utf-8").splitlines():
+                self.assertFalse(line.startswith(self.INJECTED), (args[0], line))
+                self.assertFalse(line.lstrip("|` -").startswith("\ufffd(.db"), (args[0], line))
+                self.assertFalse(line.lstrip("|` -").startswith("(.db"), (args[0], line))
+
+    def test_cleanup_apply_journals_paths_that_are_not_utf8(self):
+        # nlohmann throws on invalid UTF-8 unless told to replace it: the journal must not abort
+        # the apply half-way.
+        state = ltxg.temp_dir(self)
+        proc = self.run_bytes("cleanup", "--db", self.db, "--apply", "--state-dir", state, "--force")
+        with open(os.path.join(state, "cleanup-journal.jsonl"), "rb") as f:
+            lines = [json.loads(line) for line in f.read().decode("utf-8").splitlines()]
+        events = [l["event"] for l in lines]
+        self.assertEqual(events[0], "apply_start")
+        self.assertEqual(events[-1], "apply_end")
+        self.assertIn("removed", events, proc.stdout)
+        self.assertTrue(all("\ufffd" in l["path"] for l in lines if l["event"] == "removed"), lines)
 
 
 class DatabaseSymlinkTest(unittest.TestCase):
@@ -260,7 +289,6 @@ class DatabaseSymlinkTest(unittest.TestCase):
                 self.assertEqual(proc.returncode, 65, proc.stderr)
                 self.assertEqual(proc.stderr.strip(), f"ltxguard: {link}: database path is a dangling symlink")
 
-    @unittest.expectedFailure  # BUG (collect/database.cpp, reported): the WAL of link.db is looked up as link.db-wal
     def test_symlink_in_the_same_directory_measures_the_wal_sqlite_uses(self):
         # SQLite resolves the symlink: a connection through link.db writes app.db-wal.
         import sqlite3
@@ -326,13 +354,16 @@ class ProcAndJournalUnavailableTest(unittest.TestCase):
         self.assertGreater(records[-1]["databases"][0]["staging_bytes"], 0)
         self.assertTrue(os.path.exists("/proc/self/mountinfo"))  # the host's /proc is untouched
 
-    # BUG (sys/proc.cpp, reported): an empty /proc lists no process without an error, so
-    # "Litestream is not running" is reported where nothing could be known.
-    @unittest.expectedFailure
+    # A /proc that is not procfs lists no process: that is "unknown", never "Litestream is
+    # not running" (sys/proc.cpp refuses it).
     def test_unreadable_proc_is_unknown_not_no_litestream(self):
         doc = self.evidence()
         self.assertRegex(doc["litestream"]["proc_note"], r"/proc")
         self.assertIsNone(self.watch_records()[-1]["databases"][0]["litestream_alive"])
+        text = self.in_namespace("evidence", "--db", self.db, "--samples", "1")
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertRegex(text.stdout, r"litestream .*; processes unknown \(/proc")
+        self.assertNotIn("process(es) running", text.stdout)
 
     def test_watch_without_a_journal_keeps_sampling(self):
         root = ltxg.temp_dir(self)

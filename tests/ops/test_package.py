@@ -7,6 +7,7 @@ the test fails. Needs root; refuses to touch an ltxguard package that was instal
 import fnmatch
 import glob
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -85,8 +86,13 @@ class PackageTest(unittest.TestCase):
         self.assertRegex(name, rf"^ltxguard_{opslib.project_version()}_[a-z0-9]+\.deb$")
         info = opslib.run(["dpkg-deb", "-I", self.deb]).stdout
         # Dependencies come from dpkg-shlibdeps: the shared libraries the binary links.
-        for lib in ("libc6", "libstdc++6", "libsystemd0", "libyaml-cpp0.7", "libfmt9"):
-            self.assertIn(lib, info)
+        fields = dict(re.findall(r"^ (Depends|Recommends): (.*)$", info, re.M))
+        for lib in ("libc6", "libstdc++6", "libyaml-cpp0.7", "libfmt9"):
+            self.assertIn(lib, fields.get("Depends", ""))
+        # libsystemd is opened on first use, so it is recommended, not linked; nor is OpenSSL.
+        self.assertNotIn("libsystemd0", fields.get("Depends", ""))
+        self.assertNotIn("libssl", fields.get("Depends", ""))
+        self.assertIn("libsystemd0", fields.get("Recommends", ""))
         listing = opslib.run(["dpkg-deb", "-c", self.deb]).stdout
         for path in FILES:
             self.assertIn("./" + path, listing)

@@ -154,7 +154,7 @@ int run_alarm_clear(const AlarmArgs& args) {
   a.latched = false;
   a.cleared_at_ms = now_ms();
   a.cleared_how = how;
-  if (auto w = write_alarm(args.state_dir, a); !w) return report_error(w.error());
+  if (auto w = write_alarm(args.state_dir, a); !w) return report_output_error(w.error());
   logger.log(args.force ? output::Logger::Level::warning : output::Logger::Level::info, "alarm_cleared",
              "alarm cleared: " + how, {{"state_dir", args.state_dir}, {"db", a.db_path}});
   std::printf("alarm cleared: %s\n", how.c_str());

@@ -12,6 +12,7 @@
 #include "ltxguard/formats/litestream_layout.hpp"
 #include "ltxguard/formats/redaction.hpp"
 #include "ltxguard/formats/systemd_unit.hpp"
+#include "ltxguard/output/text_escape.hpp"
 
 namespace ltxguard::cmd {
 namespace {
@@ -270,20 +271,24 @@ util::Result<model::CheckInput> gather_check_input(const sys::FileSystem& fs, co
 
 std::string check_text(const model::CheckInput& input,
                        const std::vector<model::CheckFinding>& findings) {
+  // Paths and messages quote the config and the unit: redacted, then escaped, so a path
+  // holding "\n" cannot add a finding line of its own.
+  const formats::Redactor red = redactor_for(input);
+  const auto e = [&](const std::string& s) { return output::escape_text(red.redact(s)); };
   std::string out =
       fmt::format("Litestream setup (config {}, unit {}, policy {}):\n",
-                  input.config ? input.config_path : "none", unit_label(input),
-                  input.policy_path.empty() ? "built-in defaults" : input.policy_path);
+                  input.config ? e(input.config_path) : "none", e(unit_label(input)),
+                  input.policy_path.empty() ? "built-in defaults" : e(input.policy_path));
   for (const auto& f : findings) {
     out += fmt::format("\t{}: {}", f.id, model::check_status_name(f.status));
     if (f.status != model::CheckStatus::ok) {
-      out += " (" + f.message;
-      if (!f.hint.empty()) out += "; hint: " + f.hint;
+      out += " (" + e(f.message);
+      if (!f.hint.empty()) out += "; hint: " + e(f.hint);
       out += ")";
     }
     out += "\n";
   }
-  return redactor_for(input).redact(out);
+  return red.redact(out);
 }
 
 std::string check_json(const model::CheckInput& input,

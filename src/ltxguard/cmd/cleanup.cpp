@@ -38,6 +38,13 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
+// A journal line. Paths come from the disk and may be invalid UTF-8: nlohmann's default
+// handler throws on them (which would abort mid-apply), so they are replaced by U+FFFD; the
+// line's dev and ino still name the file exactly.
+std::string journal_line(const ordered_json& j) {
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
 // A state dir or quarantine that is missing is an input problem (66); anything else about it
 // means the output cannot be written where asked (73).
 int output_error(const util::Error& e) {
@@ -310,7 +317,7 @@ int run_cleanup(const CleanupArgs& args) {
                         {"reason", operator_reason},
                         {"quarantine", quarantine ? red.redact(quarantine->path()) : ""},
                         {"files_planned", todo.size()}};
-  if (auto w = journal->append_line(start.dump()); !w) return output_error(w.error());
+  if (auto w = journal->append_line(journal_line(start)); !w) return output_error(w.error());
 
   output::CleanupApplyReport ap;
   ap.evidence_dir = *evidence_dir;
@@ -326,7 +333,7 @@ int run_cleanup(const CleanupArgs& args) {
                                    {"run", stamp},
                                    {"event", "apply_aborted"},
                                    {"error", red.redact(now.front().text)}};
-        (void)journal->append_line(stop.dump());
+        (void)journal->append_line(journal_line(stop));
         std::fprintf(stderr, "ltxguard: stopped applying: %s\n",
                      red.redact(now.front().text).c_str());
         ap.skipped_files += todo.size() - n;
@@ -374,7 +381,7 @@ int run_cleanup(const CleanupArgs& args) {
       ap.done_allocated_bytes += i.allocated_bytes;
     }
     ap.actions.push_back(std::move(a));
-    if (auto w = journal->append_line(line.dump()); !w) {
+    if (auto w = journal->append_line(journal_line(line)); !w) {
       // An action that cannot be journaled is the last one taken.
       std::fprintf(stderr, "ltxguard: stopped applying: %s\n", w.error().to_string().c_str());
       ap.skipped_files += todo.size() - n - 1;
@@ -387,7 +394,7 @@ int run_cleanup(const CleanupArgs& args) {
                             {"done_files", ap.done_files},
                             {"done_allocated_bytes", ap.done_allocated_bytes},
                             {"skipped_files", ap.skipped_files}};
-  (void)journal->append_line(end.dump());
+  (void)journal->append_line(journal_line(end));
 
   if (auto st = sys::fs_stats_nearest(fs, m.input.meta_path))
     ap.avail_after_bytes = st->avail_bytes;

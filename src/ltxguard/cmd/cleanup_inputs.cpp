@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "ltxguard/collect/database.hpp"
 #include "ltxguard/collect/evidence.hpp"
 #include "ltxguard/formats/path_prefix.hpp"
 
@@ -83,8 +84,10 @@ CleanupMeasurement measure_cleanup(const sys::FileSystem& fs, const sys::Process
   model::CleanupInput& in = m.input;
   in.db_path = db;
   in.meta_path = meta;
-  in.db_files = {db_file(fs, "database", db), db_file(fs, "wal", db + "-wal"),
-                 db_file(fs, "shm", db + "-shm")};
+  // SQLite keeps -wal and -shm next to the file a symlinked DB path resolves to.
+  const std::string sqlite_db = collect::sqlite_path(fs, db).value_or(db);
+  in.db_files = {db_file(fs, "database", db), db_file(fs, "wal", sqlite_db + "-wal"),
+                 db_file(fs, "shm", sqlite_db + "-shm")};
 
   const std::string db_dir = std::filesystem::path(db).parent_path().string();
   if (auto st = sys::fs_stats_nearest(fs, db_dir)) m.db_dev = st->dev;

@@ -38,6 +38,11 @@ int report_error(const util::Error& e) {
   }
 }
 
+int report_output_error(const util::Error& e) {
+  std::fprintf(stderr, "ltxguard: %s\n", e.to_string().c_str());
+  return kExitCantCreate;
+}
+
 std::optional<std::string> getenv_string(std::string_view name) {
   const char* v = std::getenv(std::string(name).c_str());
   if (v == nullptr) return std::nullopt;

@@ -23,8 +23,14 @@ inline constexpr int kExitNoInput = 66;   // EX_NOINPUT: database or config miss
 inline constexpr int kExitSoftware = 70;  // EX_SOFTWARE: internal error
 inline constexpr int kExitCantCreate = 73;  // EX_CANTCREAT: output cannot be written
 
-// Prints "ltxguard: <error>" on stderr and returns the exit code for the error's kind.
+// Prints "ltxguard: <error>" on stderr and returns the exit code for the error's kind. For
+// errors on what ltxguard reads (database, config, policy): an io error there is 66.
 int report_error(const util::Error& e);
+
+// The same line for a failure writing ltxguard's own output (evidence bundle, state file,
+// report): 73 whatever the errno (EIO, ENOSPC, EROFS, EACCES), since the input was read fine
+// and a script must not take it for a missing input (docs/exit-codes.md).
+int report_output_error(const util::Error& e);
 
 [[nodiscard]] std::optional<std::string> getenv_string(std::string_view name);
 [[nodiscard]] formats::EnvLookup process_env();

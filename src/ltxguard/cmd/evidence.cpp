@@ -40,7 +40,7 @@ int run_evidence(const EvidenceArgs& args) {
   if (!args.out_dir.empty()) {
     if (auto ok = check_bundle_dir(fs, args.out_dir, bundle.evidence, args.force); !ok) return report_error(ok.error());
     auto written = write_bundle(bundle, args.out_dir);
-    if (!written) return report_error(written.error());
+    if (!written) return report_output_error(written.error());
     for (const auto& p : *written) std::fprintf(stderr, "ltxguard: wrote %s\n", p.c_str());
   }
   if (args.public_summary) {

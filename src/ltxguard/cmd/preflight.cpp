@@ -10,6 +10,7 @@
 #include "ltxguard/cmd/budget_inputs.hpp"
 #include "ltxguard/cmd/common.hpp"
 #include "ltxguard/collect/database.hpp"
+#include "ltxguard/output/text_escape.hpp"
 
 namespace ltxguard::cmd {
 namespace {
@@ -60,25 +61,29 @@ ordered_json budget_json(const BudgetInputs& inputs, const model::BudgetResult& 
   return j;
 }
 
+// Paths (database, mount point) run through every line: each string is escaped, so a path
+// holding "\n" cannot forge a line such as "verdict: ok".
 std::string budget_text(const BudgetInputs& inputs, const model::BudgetResult& r) {
+  using output::escape_text;
   std::string out;
   for (const auto& d : inputs.input.databases) {
-    out += fmt::format("database {}: Litestream {} model ({})\n", d.db_path, model::to_string(d.model), d.model_reason);
+    out += fmt::format("database {}: Litestream {} model ({})\n", escape_text(d.db_path), model::to_string(d.model),
+                       escape_text(d.model_reason));
   }
   for (const auto& f : r.filesystems) {
-    out += fmt::format("\nfilesystem {}:\n  {}\n", f.mount, f.equation);
+    out += fmt::format("\nfilesystem {}:\n  {}\n", escape_text(f.mount), escape_text(f.equation));
     for (const auto& t : f.terms) {
-      if (!t.reason.empty()) out += fmt::format("    {}: {}\n", t.label, t.reason);
+      if (!t.reason.empty()) out += fmt::format("    {}: {}\n", escape_text(t.label), escape_text(t.reason));
     }
-    for (const auto& n : f.notes) out += fmt::format("  note: {}\n", n);
+    for (const auto& n : f.notes) out += fmt::format("  note: {}\n", escape_text(n));
   }
   if (!r.unknowns.empty()) {
     out += "\nnot measured:\n";
-    for (const auto& u : r.unknowns) out += fmt::format("  - {}\n", u);
+    for (const auto& u : r.unknowns) out += fmt::format("  - {}\n", escape_text(u));
   }
   if (!r.advice.empty()) {
     out += "\nwhat to do:\n";
-    for (const auto& a : r.advice) out += fmt::format("  - {}\n", a);
+    for (const auto& a : r.advice) out += fmt::format("  - {}\n", escape_text(a));
   }
   out += fmt::format("\nverdict: {} (exit {})\n", model::to_string(r.verdict), model::exit_code(r.verdict));
   return out;

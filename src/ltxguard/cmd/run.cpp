@@ -284,7 +284,7 @@ int run_supervisor(const RunArgs& in) {
   if (!policy) return report_error(policy.error());
   Logger log(sink_for(args.watch.log_format), "ltxguard");
 
-  if (auto ok = ensure_state_dir(args.state_dir); !ok) return report_error(ok.error());
+  if (auto ok = ensure_state_dir(args.state_dir); !ok) return report_output_error(ok.error());
   auto alarm = read_alarm(args.state_dir);
   if (!alarm) return report_error(alarm.error());
   if (*alarm && (*alarm)->latched) {

@@ -1,8 +1,5 @@
 #include "ltxguard/cmd/watch_loop.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 
@@ -10,23 +7,19 @@
 #include <nlohmann/json.hpp>
 
 #include "ltxguard/cmd/budget_inputs.hpp"
+#include "ltxguard/cmd/record_file.hpp"
 #include "ltxguard/cmd/version.hpp"
 #include "ltxguard/collect/database.hpp"
 #include "ltxguard/model/reserve.hpp"
 #include "ltxguard/output/textfile.hpp"
 #include "ltxguard/sys/notify.hpp"
 #include "ltxguard/util/bytes.hpp"
-#include "ltxguard/util/unique_fd.hpp"
 
 namespace ltxguard::cmd {
 namespace {
 
 using output::Logger;
 using nlohmann::ordered_json;
-
-// The record file grows by one line a second; room for about a day is reserved up front so
-// it keeps working when the disk it sits on is full.
-constexpr off_t kRecordPreallocBytes = 16 << 20;
 
 
 Logger::Level level_of(model::WatchEvent::Level l) {
@@ -102,38 +95,6 @@ ordered_json record_line(const model::WatchSample& s, const model::WatchModel& m
   return j;
 }
 
-// Appends to the record file; a failed write is reported once per failure streak and the
-// watcher goes on.
-class Recorder {
- public:
-  util::Result<void> open(const std::string& path) {
-    fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640));
-    if (!fd_.valid()) return util::fail(util::sys_error(errno, path, "cannot open record file"));
-    path_ = path;
-    (void)::fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, 0, kRecordPreallocBytes);  // best effort
-    return {};
-  }
-  [[nodiscard]] bool enabled() const { return fd_.valid(); }
-  std::optional<util::Error> append(const std::string& line) {
-    const char* p = line.data();
-    size_t left = line.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fd_.get(), p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return util::sys_error(errno, path_, "cannot append to the record file");
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-    return std::nullopt;
-  }
-
- private:
-  util::UniqueFd fd_;
-  std::string path_;
-};
-
 }  // namespace
 
 output::Logger::Sink sink_for(const std::string& format) {
@@ -145,7 +106,7 @@ output::Logger::Sink sink_for(const std::string& format) {
 
 
 struct WatchLoop::Private {
-  Recorder recorder;
+  RecordFile recorder;  // a failed append is logged once per failure streak; the watch goes on
   std::mutex health_mu;
   output::HealthReply health{503, "starting: no sample yet\n"};
   bool health_overridden = false;

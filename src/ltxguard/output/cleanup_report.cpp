@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "ltxguard/output/text_escape.hpp"
 #include "ltxguard/util/bytes.hpp"
 #include "ltxguard/util/crc64.hpp"
 
@@ -149,20 +150,23 @@ ordered_json cleanup_json(const CleanupContext& ctx, const model::CleanupPlan& p
 
 std::string cleanup_text(const CleanupContext& ctx, const model::CleanupPlan& plan,
                          const CleanupApplyReport* applied, const formats::Redactor& red) {
-  std::string out = fmt::format("cleanup plan for {}\n", ctx.db_path);
-  out += fmt::format("  meta dir {} (layout {}{}{})\n", ctx.meta_path, ctx.layout,
-                     ctx.meta_fs_mount.empty() ? "" : ", on ", ctx.meta_fs_mount);
+  // Paths, process command lines and error texts come from the host: each is redacted, then
+  // escaped, so a file named "x\nremoved ..." cannot forge a line of the plan.
+  const auto e = [&](const std::string& s) { return escape_text(red.redact(s)); };
+  std::string out = fmt::format("cleanup plan for {}\n", e(ctx.db_path));
+  out += fmt::format("  meta dir {} (layout {}{}{})\n", e(ctx.meta_path), e(ctx.layout),
+                     ctx.meta_fs_mount.empty() ? "" : ", on ", e(ctx.meta_fs_mount));
   if (ctx.litestream_running.empty()) {
     out += "  Litestream: stopped for this database\n";
   } else {
     for (const auto& p : ctx.litestream_running) {
       out += fmt::format("  Litestream: {}{}\n",
-                         p.rfind("state unknown", 0) == 0 ? "" : "running: ", p);
+                         p.rfind("state unknown", 0) == 0 ? "" : "running: ", e(p));
     }
   }
   for (const auto& p : ctx.litestream_other)
-    out += fmt::format("  other Litestream (not this database): {}\n", p);
-  for (const auto& r : ctx.replicas) out += fmt::format("  replica {}\n", r);
+    out += fmt::format("  other Litestream (not this database): {}\n", e(p));
+  for (const auto& r : ctx.replicas) out += fmt::format("  replica {}\n", e(r));
 
   struct Group {
     CleanupClass cls;
@@ -181,18 +185,18 @@ std::string cleanup_text(const CleanupContext& ctx, const model::CleanupPlan& pl
     for (const auto& i : plan.items) {
       if (i.cls != g.cls) continue;
       const std::string size = i.kind == "action" ? "-" : human(i.allocated_bytes);
-      out += fmt::format("  {:>10}  {}\n  {:>10}  {}\n", size, display_path(i), "", i.reason);
+      out += fmt::format("  {:>10}  {}\n  {:>10}  {}\n", size, e(display_path(i)), "", e(i.reason));
     }
   }
   out += "\n";
   if (plan.avail_now_bytes) {
     out += fmt::format("free space on {}: now {}; after safe {}; after safe and review {}\n",
-                       ctx.meta_fs_mount.empty() ? "the meta dir's filesystem" : ctx.meta_fs_mount,
+                       ctx.meta_fs_mount.empty() ? "the meta dir's filesystem" : e(ctx.meta_fs_mount),
                        human(*plan.avail_now_bytes), human(*plan.avail_after_safe_bytes),
                        human(*plan.avail_after_review_bytes));
   }
-  for (const auto& n : plan.notes) out += fmt::format("note: {}\n", n);
-  for (const auto& r : ctx.refusals) out += fmt::format("--apply would refuse: {}\n", r);
+  for (const auto& n : plan.notes) out += fmt::format("note: {}\n", e(n));
+  for (const auto& r : ctx.refusals) out += fmt::format("--apply would refuse: {}\n", e(r));
 
   if (applied != nullptr) {
     out += fmt::format("\napplied: {} {} ({}), {} skipped\n", applied->done_files,
@@ -200,25 +204,25 @@ std::string cleanup_text(const CleanupContext& ctx, const model::CleanupPlan& pl
                        human(applied->done_allocated_bytes), applied->skipped_files);
     for (const auto& a : applied->actions) {
       out += fmt::format("  {:<11} {:>10}  {}{}{}\n", a.action, human(a.allocated_bytes),
-                         a.rel_path, a.destination.empty() ? "" : " -> " + a.destination,
-                         a.error.empty() ? "" : ": " + a.error);
+                         e(a.rel_path), a.destination.empty() ? "" : " -> " + e(a.destination),
+                         a.error.empty() ? "" : ": " + e(a.error));
     }
-    out += fmt::format("evidence bundle: {}\njournal: {}\n", applied->evidence_dir,
-                       applied->journal_path);
+    out += fmt::format("evidence bundle: {}\njournal: {}\n", e(applied->evidence_dir),
+                       e(applied->journal_path));
     if (applied->avail_after_bytes) {
       out += fmt::format("free space now: {}\n", human(*applied->avail_after_bytes));
     }
     if (applied->budget) {
       for (const auto& f : applied->budget->filesystems)
-        out += fmt::format("budget {}: {}\n", f.mount, f.equation);
-      for (const auto& u : applied->budget->unknowns) out += fmt::format("  not measured: {}\n", u);
+        out += fmt::format("budget {}: {}\n", e(f.mount), e(f.equation));
+      for (const auto& u : applied->budget->unknowns) out += fmt::format("  not measured: {}\n", e(u));
     } else if (!applied->budget_error.empty()) {
-      out += fmt::format("budget: {}\n", applied->budget_error);
+      out += fmt::format("budget: {}\n", e(applied->budget_error));
     }
-    out += applied->verdict_line + "\n";
-    out += fmt::format("next: {}\n", applied->next_step);
+    out += e(applied->verdict_line) + "\n";
+    out += fmt::format("next: {}\n", e(applied->next_step));
   } else if (!ctx.next_step.empty()) {
-    out += fmt::format("next: {}\n", ctx.next_step);
+    out += fmt::format("next: {}\n", e(ctx.next_step));
   }
   return red.redact(out);
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ltxguard/output/text_escape.hpp"
 #include "ltxguard/util/bytes.hpp"
 
 namespace ltxguard::output {
@@ -322,7 +323,8 @@ std::string verdict_lines(const model::EvidenceVerdict& v, const formats::Redact
     std::string reason = i < v.reasons.size() ? v.reasons[i] : "";
     const size_t colon = reason.find(": ");
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
-    out += fmt::format("{}{:<18} {:<7} {}\n", bullet, names[i], model::to_string(answers[i]), redactor.redact(reason));
+    out += fmt::format("{}{:<18} {:<7} {}\n", bullet, names[i], model::to_string(answers[i]),
+                       escape_text(redactor.redact(reason)));
   }
   return out;
 }
@@ -341,7 +343,9 @@ std::string one_line_summary(const model::EvidenceVerdict& v) {
 
 std::string evidence_text(const collect::Evidence& ev, const model::EvidenceVerdict& v, const VerdictContext& ctx,
                           const formats::Redactor& redactor) {
-  const auto r = [&](const std::string& s) { return redactor.redact(s); };
+  // Every string from the host is redacted, then escaped: a path holding "\n" cannot start a
+  // report line of its own.
+  const auto r = [&](const std::string& s) { return escape_text(redactor.redact(s)); };
   std::string out;
   out += fmt::format("ltxguard evidence for {} at {}\n\n", r(ev.db.db_path), iso_time(ev.taken_at_ms));
   std::string header = ev.db.header
@@ -353,7 +357,7 @@ std::string evidence_text(const collect::Evidence& ev, const model::EvidenceVerd
                      ev.db.shm.exists ? human_bytes(as_signed(ev.db.shm.bytes)) : "absent");
   for (const auto& f : ev.filesystems) {
     out += fmt::format("filesystem  {} ({}; {}): size {}, free {} (root), avail {} (users), inodes free {}\n",
-                       r(f.stats.mount_point), f.stats.fstype, fmt::join(f.roles, ", "),
+                       r(f.stats.mount_point), escape_text(f.stats.fstype), fmt::join(f.roles, ", "),
                        human_bytes(as_signed(f.stats.total_bytes)), human_bytes(as_signed(f.stats.free_bytes)),
                        human_bytes(as_signed(f.stats.avail_bytes)), f.stats.inodes_free);
   }
@@ -369,10 +373,16 @@ std::string evidence_text(const collect::Evidence& ev, const model::EvidenceVerd
     out += fmt::format("  {}  {}  {}  {}{}\n", r(f->rel_path), human_bytes(as_signed(f->stat.size_bytes)),
                        file_kind(*f), file_state(*f), f->ltx && !f->ltx->reason.empty() ? " (" + r(f->ltx->reason) + ")" : "");
   }
-  out += fmt::format("litestream  {}{}; {} process(es) running, {} open file(s) under the meta dir\n",
-                     ev.litestream.version.empty() ? "version unknown" : ev.litestream.version,
+  // An unreadable process list must not read as "nothing is running".
+  const std::string procs =
+      ev.litestream.proc_note.empty()
+          ? fmt::format("{} process(es) running, {} open file(s) under the meta dir",
+                        ev.litestream.processes.size(), ev.litestream.staging_holders.size())
+          : "processes unknown (" + r(ev.litestream.proc_note) + ")";
+  out += fmt::format("litestream  {}{}; {}\n",
+                     ev.litestream.version.empty() ? "version unknown" : r(ev.litestream.version),
                      ev.litestream.version_source.empty() ? "" : " (from " + ev.litestream.version_source + ")",
-                     ev.litestream.processes.size(), ev.litestream.staging_holders.size());
+                     procs);
   if (ev.log.available) {
     out += fmt::format("log         {}: {} line(s), {} disk-full, {} error(s)\n", r(ev.log.source), ev.log.counts.lines,
                        ev.log.counts.disk_full_lines, ev.log.counts.errors);
@@ -380,12 +390,12 @@ std::string evidence_text(const collect::Evidence& ev, const model::EvidenceVerd
     out += fmt::format("log         {}: unavailable ({})\n", r(ev.log.source), r(ev.log.why_unavailable));
   }
   for (const auto& rep : ev.replicas) {
-    out += fmt::format("replica     {} ({}): {}{}\n", r(rep.name), rep.type, r(rep.reason),
+    out += fmt::format("replica     {} ({}): {}{}\n", r(rep.name), r(rep.type), r(rep.reason),
                        rep.backlog_bytes ? fmt::format(", backlog {} in {} file(s)", human_bytes(as_signed(*rep.backlog_bytes)),
                                                        rep.backlog_files)
                                          : ", backlog unknown");
   }
-  out += fmt::format("reserve     {} ({})\n\nverdict: {}\n", human_bytes(as_signed(ctx.reserve_bytes)), ctx.reserve_detail,
+  out += fmt::format("reserve     {} ({})\n\nverdict: {}\n", human_bytes(as_signed(ctx.reserve_bytes)), r(ctx.reserve_detail),
                      one_line_summary(v));
   out += verdict_lines(v, redactor, "  ");
   return out;
@@ -393,10 +403,13 @@ std::string evidence_text(const collect::Evidence& ev, const model::EvidenceVerd
 
 std::string evidence_public_markdown(const collect::Evidence& ev, const model::EvidenceVerdict& v,
                                      const VerdictContext& ctx, const formats::Redactor& redactor) {
+  // Every string from the host is redacted, then escaped for where it lands: a code span, a
+  // table cell (no '|' splits it) or a code block (no line closes it).
   const auto r = [&](const std::string& s) { return redactor.redact(s); };
+  const auto cell = [&](const std::string& s) { return markdown_text(r(s), MarkdownPlace::table_cell); };
   const std::string db_name = std::filesystem::path(ev.db.db_path).filename().string();
   std::string out;
-  out += fmt::format("## ltxguard evidence: `{}`\n\n", r(db_name));
+  out += fmt::format("## ltxguard evidence: {}\n\n", markdown_code(r(db_name), MarkdownPlace::text));
   out += fmt::format("**{}**\n\n", one_line_summary(v));
   out += "| question | answer | why |\n|---|---|---|\n";
   const model::Answer answers[] = {v.staging_is_driver, v.staging_fits, v.wal_blocked, v.visible_in_logs};
@@ -405,7 +418,7 @@ std::string evidence_public_markdown(const collect::Evidence& ev, const model::E
     std::string reason = i < v.reasons.size() ? v.reasons[i] : "";
     const size_t colon = reason.find(": ");
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
-    out += fmt::format("| {} | {} | {} |\n", names[i], model::to_string(answers[i]), r(reason));
+    out += fmt::format("| {} | {} | {} |\n", names[i], model::to_string(answers[i]), cell(reason));
   }
   out += "\n| measurement | value |\n|---|---|\n";
   out += fmt::format("| database | {} |\n", human_bytes(as_signed(ev.db.db.bytes)));
@@ -414,7 +427,7 @@ std::string evidence_public_markdown(const collect::Evidence& ev, const model::E
                      human_bytes(as_signed(ev.db.shm.bytes)));
   for (const auto& f : ev.filesystems) {
     out += fmt::format("| filesystem ({}, {}) | size {}, free {}, avail {}, inodes free {} |\n", fmt::join(f.roles, ", "),
-                       f.stats.fstype, human_bytes(as_signed(f.stats.total_bytes)),
+                       cell(f.stats.fstype), human_bytes(as_signed(f.stats.total_bytes)),
                        human_bytes(as_signed(f.stats.free_bytes)), human_bytes(as_signed(f.stats.avail_bytes)),
                        f.stats.inodes_free);
   }
@@ -423,14 +436,15 @@ std::string evidence_public_markdown(const collect::Evidence& ev, const model::E
                      ev.staging.file_count, human_bytes(staging_growth(ev)), window_seconds(ev));
   for (const auto* f : listed_files(ev.staging)) {
     if (!f->name.in_flight()) continue;
-    out += fmt::format("| in-flight file | `{}` {} ({}) |\n", r(std::filesystem::path(f->rel_path).filename().string()),
+    out += fmt::format("| in-flight file | {} {} ({}) |\n",
+                       markdown_code(r(std::filesystem::path(f->rel_path).filename().string()), MarkdownPlace::table_cell),
                        human_bytes(as_signed(f->stat.size_bytes)), file_state(*f));
   }
-  out += fmt::format("| Litestream | {} |\n", ev.litestream.version.empty() ? "unknown" : ev.litestream.version);
+  out += fmt::format("| Litestream | {} |\n", ev.litestream.version.empty() ? "unknown" : cell(ev.litestream.version));
   out += fmt::format("| log | {} disk-full line(s), {} error(s){} |\n", ev.log.counts.disk_full_lines, ev.log.counts.errors,
                      ev.log.available ? "" : " (log unavailable)");
   for (const auto& rep : ev.replicas) {
-    out += fmt::format("| replica ({}) | {} |\n", rep.type,
+    out += fmt::format("| replica ({}) | {} |\n", cell(rep.type),
                        rep.backlog_bytes ? "backlog " + human_bytes(as_signed(*rep.backlog_bytes)) : "upload state unknown");
   }
   out += fmt::format("| reserve | {} |\n", human_bytes(as_signed(ctx.reserve_bytes)));
@@ -439,10 +453,10 @@ std::string evidence_public_markdown(const collect::Evidence& ev, const model::E
     if (formats::is_disk_full(formats::classify_log_line(l))) disk_full.push_back(l);
   }
   if (!disk_full.empty()) {
-    out += "\nLast disk-full log lines:\n\n```\n";
+    std::vector<std::string> last;
     const size_t from = disk_full.size() > 5 ? disk_full.size() - 5 : 0;
-    for (size_t i = from; i < disk_full.size(); ++i) out += r(disk_full[i]) + "\n";
-    out += "```\n";
+    for (size_t i = from; i < disk_full.size(); ++i) last.push_back(r(disk_full[i]));
+    out += "\nLast disk-full log lines:\n\n" + markdown_code_block(last);
   }
   return out;
 }

@@ -8,6 +8,8 @@
 
 #include <limits>
 
+#include "ltxguard/output/text_escape.hpp"
+
 namespace ltxguard::output {
 namespace {
 
@@ -30,6 +32,10 @@ void raise_to(prometheus::Counter& c, uint64_t total) {
   const double delta = as_double(total) - c.Value();
   if (delta > 0) c.Increment(delta);
 }
+
+// Prometheus refuses a whole scrape for one label value that is not UTF-8, and paths are bytes:
+// every label value goes through valid_utf8 (the serializer then escapes \\, " and newline).
+Labels label(const char* name, const std::string& value) { return {{name, valid_utf8(value)}}; }
 
 template <typename T>
 void remove_if_present(prometheus::Family<T>* family, const Labels& labels) {
@@ -73,14 +79,14 @@ Metrics::Metrics(const std::string& version) : registry_(std::make_shared<promet
       gauge(r, "ltxguard_last_sample_timestamp_seconds", "Unix time of the last completed sample.");
   up_ = gauge(r, "ltxguard_up", "1 while sampling works, 0 when the last sample failed.");
   build_info_ = gauge(r, "ltxguard_build_info", "Always 1; the version is in the label.");
-  build_info_->Add({{"version", version}}).Set(1);
+  build_info_->Add(label("version", version)).Set(1);
   up_->Add({}).Set(0);
 }
 
 Metrics::~Metrics() = default;
 
 void Metrics::set_filesystem(const std::string& mount, const FilesystemValues& v) {
-  const Labels l{{"mount", mount}};
+  const Labels l = label("mount", mount);
   std::lock_guard<std::mutex> lock(mutex_);
   fs_total_->Add(l).Set(as_double(v.total_bytes));
   fs_free_->Add(l).Set(as_double(v.free_bytes));
@@ -90,7 +96,7 @@ void Metrics::set_filesystem(const std::string& mount, const FilesystemValues& v
 }
 
 void Metrics::set_db(const std::string& db, const DbValues& v) {
-  const Labels l{{"db", db}};
+  const Labels l = label("db", db);
   std::lock_guard<std::mutex> lock(mutex_);
   staging_->Add(l).Set(as_double(v.staging_bytes));
   projected_->Add(l).Set(as_double(v.projected_staging_bytes));
@@ -103,12 +109,12 @@ void Metrics::set_db(const std::string& db, const DbValues& v) {
   raise_to(disk_full_events_->Add(l), v.disk_full_events_total);
   raise_to(sawtooth_cycles_->Add(l), v.sawtooth_cycles_total);
   for (std::string_view s : kDbStates) {
-    state_->Add({{"db", db}, {"state", std::string(s)}}).Set(s == v.state ? 1 : 0);
+    state_->Add({{"db", valid_utf8(db)}, {"state", std::string(s)}}).Set(s == v.state ? 1 : 0);
   }
 }
 
 void Metrics::remove_filesystem(const std::string& mount) {
-  const Labels l{{"mount", mount}};
+  const Labels l = label("mount", mount);
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto* f : {fs_total_, fs_free_, fs_avail_, fs_inodes_free_, reserve_}) {
     remove_if_present(f, l);
@@ -116,7 +122,7 @@ void Metrics::remove_filesystem(const std::string& mount) {
 }
 
 void Metrics::remove_db(const std::string& db) {
-  const Labels l{{"db", db}};
+  const Labels l = label("db", db);
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto* f : {staging_, projected_, remaining_, peak_, wal_, headroom_, seconds_to_breach_}) {
     remove_if_present(f, l);
@@ -124,7 +130,7 @@ void Metrics::remove_db(const std::string& db) {
   remove_if_present(disk_full_events_, l);
   remove_if_present(sawtooth_cycles_, l);
   for (std::string_view s : kDbStates) {
-    remove_if_present(state_, {{"db", db}, {"state", std::string(s)}});
+    remove_if_present(state_, {{"db", valid_utf8(db)}, {"state", std::string(s)}});
   }
 }
 
@@ -161,7 +167,7 @@ void Metrics::set_supervisor(bool litestream_running, bool alarm_latched) {
 void Metrics::count_protective_stop(const std::string& db, const std::string& condition) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (protective_stops_ == nullptr) return;
-  protective_stops_->Add({{"db", db}, {"condition", condition}}).Increment();
+  protective_stops_->Add({{"db", valid_utf8(db)}, {"condition", valid_utf8(condition)}}).Increment();
 }
 
 std::string Metrics::serialize() const {

@@ -63,6 +63,9 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
+  // Label values (mount, db, condition) are paths and names in bytes: each is exported through
+  // valid_utf8 (output/text_escape.hpp), its invalid bytes as U+FFFD, since Prometheus refuses
+  // the whole scrape for one label value that is not UTF-8.
   void set_filesystem(const std::string& mount, const FilesystemValues& values);
   void set_db(const std::string& db, const DbValues& values);
   // Drops every series of the mount / db (a database removed from the watch set).

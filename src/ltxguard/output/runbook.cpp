@@ -1,6 +1,7 @@
 #include "ltxguard/output/runbook.hpp"
 
 #include "ltxguard/output/report_html.hpp"  // html_escape
+#include "ltxguard/output/text_escape.hpp"
 
 #include <fmt/format.h>
 
@@ -25,6 +26,21 @@ RunbookBlock table(std::vector<std::vector<std::string>> rows) {
   return {Kind::table, {}, {}, std::move(rows)};
 }
 
+// A string from the host (path, process, error) as it enters the document: escape_text keeps
+// it on one line, and a backtick as \x60 cannot open or close a `code` span (both renderers
+// split on backticks) nor a fenced block.
+std::string from_host(std::string_view s) {
+  std::string out;
+  for (char c : escape_text(s)) {
+    if (c == '`') {
+      out += "\\x60";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // A policy size the parser reads back exactly and never below the amount: whole MiB, rounded up.
 std::string policy_size(uint64_t bytes) { return fmt::format("{}MiB", (bytes + kMiB - 1) / kMiB); }
 
@@ -34,10 +50,10 @@ struct Names {
 
 Names names(const RunbookInput& in) {
   Names n;
-  n.db = in.generic ? "/path/to/app.db" : in.db_path;
-  n.meta = in.generic ? "/path/to/.app.db-litestream" : in.meta_path;
+  n.db = in.generic ? "/path/to/app.db" : from_host(in.db_path);
+  n.meta = in.generic ? "/path/to/.app.db-litestream" : from_host(in.meta_path);
   n.cfg = in.generic ? " --config /etc/litestream.yml"
-                     : (in.config_path.empty() ? "" : " --config " + in.config_path);
+                     : (in.config_path.empty() ? "" : " --config " + from_host(in.config_path));
   n.out = "/path/on/another/disk";
   n.state = "/path/on/another/disk/ltxguard-state";
   return n;
@@ -64,10 +80,10 @@ std::vector<RunbookBlock> intro(const RunbookInput& in, const Names& n) {
       fmt::format("database `{}`: {}, WAL {}", n.db, human(in.db_bytes), human(in.wal_bytes)),
       fmt::format("meta dir `{}`: {} staged (Litestream {} layout{})", n.meta,
                   human(in.staged_bytes), in.layout,
-                  in.litestream_version.empty() ? "" : ", version " + in.litestream_version),
+                  in.litestream_version.empty() ? "" : ", version " + from_host(in.litestream_version)),
   };
   for (const auto& f : in.filesystems) {
-    facts.push_back(fmt::format("filesystem `{}` ({}): {} available of {}", f.mount, f.roles,
+    facts.push_back(fmt::format("filesystem `{}` ({}): {} available of {}", from_host(f.mount), f.roles,
                                 human(f.avail_bytes), human(f.total_bytes)));
   }
   b.push_back(list(std::move(facts)));
@@ -87,7 +103,7 @@ RunbookSection capture(const RunbookInput& in, const Names& n) {
   std::string where =
       in.generic || in.filesystems.empty()
           ? ""
-          : fmt::format(" (`--out` must not be on `{}`)", in.filesystems.front().mount);
+          : fmt::format(" (`--out` must not be on `{}`)", from_host(in.filesystems.front().mount));
   s.blocks.push_back(para(fmt::format(
       "It refuses a directory on the filesystem under pressure{}. For a public issue or a chat, "
       "`ltxguard evidence "
@@ -125,7 +141,7 @@ RunbookSection stop(const RunbookInput& in, const Names& n) {
       s.blocks.push_back(para("Now: no Litestream process runs for this database."));
     } else {
       std::vector<std::string> items;
-      for (const auto& p : in.litestream_running) items.push_back("running: `" + p + "`");
+      for (const auto& p : in.litestream_running) items.push_back("running: `" + from_host(p) + "`");
       s.blocks.push_back(para("Now:"));
       s.blocks.push_back(list(std::move(items)));
     }
@@ -174,7 +190,7 @@ RunbookSection cleanup(const RunbookInput& in, const Names& n) {
       if (i.class_if_stopped)
         cls += fmt::format(" ({} once stopped)", model::to_string(*i.class_if_stopped));
       rows.push_back({cls, i.kind == "action" ? "-" : human(i.allocated_bytes),
-                      "`" + (i.rel_path.empty() ? i.path : i.rel_path) + "`", i.reason});
+                      "`" + from_host(i.rel_path.empty() ? i.path : i.rel_path) + "`", from_host(i.reason)});
     }
     s.blocks.push_back(para("This host's plan now:"));
     s.blocks.push_back(table(std::move(rows)));
@@ -220,7 +236,7 @@ RunbookSection cleanup(const RunbookInput& in, const Names& n) {
 }
 
 void equations(std::string& out, const model::BudgetResult& b) {
-  for (const auto& f : b.filesystems) out += fmt::format("  {}: {}\n", f.mount, f.equation);
+  for (const auto& f : b.filesystems) out += fmt::format("  {}: {}\n", from_host(f.mount), from_host(f.equation));
   out += fmt::format("  verdict: {}\n", model::to_string(b.verdict));
 }
 
@@ -255,15 +271,18 @@ RunbookSection budget(const RunbookInput& in, const Names& n) {
       s.blocks.push_back(code(text.substr(0, text.size() - 1)));
     }
     if (!in.budget_error.empty())
-      s.blocks.push_back(para("The budget could not be computed: " + in.budget_error));
+      s.blocks.push_back(para("The budget could not be computed: " + from_host(in.budget_error)));
     const model::BudgetResult* advice_from = in.budget_after_cleanup
                                                  ? &*in.budget_after_cleanup
                                                  : (in.budget_now ? &*in.budget_now : nullptr);
-    if (advice_from != nullptr && !advice_from->advice.empty())
-      s.blocks.push_back(list(advice_from->advice));
+    if (advice_from != nullptr && !advice_from->advice.empty()) {
+      std::vector<std::string> a;
+      for (const auto& x : advice_from->advice) a.push_back(from_host(x));
+      s.blocks.push_back(list(std::move(a)));
+    }
     if (advice_from != nullptr && !advice_from->unknowns.empty()) {
       std::vector<std::string> u;
-      for (const auto& x : advice_from->unknowns) u.push_back("not measured: " + x);
+      for (const auto& x : advice_from->unknowns) u.push_back("not measured: " + from_host(x));
       s.blocks.push_back(list(std::move(u)));
     }
   }

@@ -99,7 +99,8 @@ bool ChildProcess::wait_for_exit(Clock::time_point deadline, const std::function
                                  const std::function<bool()>& kill_now) {
   while (!poll_exit()) {
     if (kill_now && kill_now()) return false;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    // Rounded up: a truncated 0.9 ms would end the grace early.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return true;
     pollfd fds[3];
     nfds_t n = 0;

@@ -91,7 +91,7 @@ bool reap_until(pid_t pid, int pidfd, Clock::time_point deadline, int* status) {
     const pid_t r = ::waitpid(pid, status, WNOHANG);
     if (r == pid) return true;
     if (r < 0 && errno != EINTR) return false;
-    const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left_ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left_ms <= 0) return false;
     const int wait_ms = left_ms > 60'000 ? 60'000 : static_cast<int>(left_ms);
     if (pidfd >= 0) {

@@ -1,5 +1,5 @@
 // Starting a child the one safe way for a root daemon: no shell, stdin from /dev/null,
-// stdout/stderr on pipes, no other inherited fd (httplib's sockets are not close-on-exec),
+// stdout/stderr on pipes, no other inherited fd (a library may leave fds without close-on-exec),
 // default signal handling, an empty signal mask and its own process group. Shared by
 // run_command (short helpers) and ChildProcess (the supervised Litestream).
 #pragma once

@@ -221,6 +221,21 @@ TEST(CheckOutputTest, TextIsOneBarmanStyleLinePerFinding) {
             "\tmeta-dir-placement: UNKNOWN (not measured)\n");
 }
 
+// A database path from the config that holds a newline cannot add a finding line.
+TEST(CheckOutputTest, TextEscapesNewlinesInPathsAndMessages) {
+  model::CheckInput in = text_input();
+  in.config_path = "/etc/lite\nstream.yml";
+  const std::vector<model::CheckFinding> findings{
+      {"meta-dir-placement", model::CheckStatus::warning,
+       "/srv/x\n\tlitestream-version: OK\xff shares a filesystem", "move\tit"},
+  };
+  EXPECT_EQ(check_text(in, findings),
+            "Litestream setup (config /etc/lite\\nstream.yml, unit "
+            "/etc/systemd/system/litestream.service, policy built-in defaults):\n"
+            "\tmeta-dir-placement: WARNING (/srv/x\\n\\tlitestream-version: OK\\xff shares a "
+            "filesystem; hint: move\\tit)\n");
+}
+
 TEST(CheckOutputTest, JsonHasStatusInputsAndEveryFinding) {
   model::CheckInput in = text_input();
   in.policy_path = "/etc/ltxguard/policy.yml";

@@ -126,5 +126,37 @@ TEST(CleanupReportTest, ApplyReportSaysWhatWasDoneAndTheNextStep) {
   EXPECT_EQ(j["apply"]["actions"][1]["action"], "skipped");
 }
 
+// A file named to look like a line of the report stays on its own line, escaped.
+TEST(CleanupReportTest, TextEscapesNewlinesAndInvalidUtf8InHostStrings) {
+  model::CleanupInput in;
+  in.db_path = "/d/app.db";
+  in.meta_path = "/d/.app.db-litestream";
+  in.meta_exists = true;
+  in.meta_dev = 7;
+  in.layout = formats::Layout::v0_5;
+  model::CleanupFileInput odd;
+  odd.rel_path = "x\nsafe (9 files, 9 GiB): removed by --apply\xff";
+  odd.path = in.meta_path + "/" + odd.rel_path;
+  odd.name = formats::classify_staging_path(odd.rel_path);
+  odd.dev = 7;
+  odd.ino = 10;
+  in.files = {odd};
+  CleanupContext ctx = context();
+  ctx.db_path = "/d/app\n.db";
+  ctx.litestream_other = {"pid 7 (litestream replicate -exec 'a\nb')"};
+  CleanupApplyReport ap;
+  ap.evidence_dir = "/var/lib/ltxguard/ev\tx";
+  ap.journal_path = "/var/lib/ltxguard/j";
+  ap.actions = {{odd.rel_path, model::CleanupClass::review, 1, 4096, "skipped", "", "changed\r"}};
+  const std::string t = cleanup_text(ctx, model::plan_cleanup(in), &ap, redactor());
+  EXPECT_THAT(t, HasSubstr("cleanup plan for /d/app\\n.db\n"));
+  EXPECT_THAT(t, HasSubstr("  x\\nsafe (9 files, 9 GiB): removed by --apply\\xff\n"));
+  EXPECT_THAT(t, HasSubstr("  other Litestream (not this database): pid 7 (litestream replicate -exec 'a\\nb')\n"));
+  EXPECT_THAT(t, HasSubstr("  skipped        4.0 KiB  x\\nsafe (9 files, 9 GiB): removed by --apply\\xff: changed\\r\n"));
+  EXPECT_THAT(t, HasSubstr("evidence bundle: /var/lib/ltxguard/ev\\tx\n"));
+  EXPECT_THAT(t, Not(HasSubstr("\nsafe (9 files")));
+  EXPECT_THAT(t, Not(HasSubstr("\xff")));
+}
+
 }  // namespace
 }  // namespace ltxguard::output

@@ -152,6 +152,50 @@ TEST(MetricsTest, HostileLabelValuesAreEscapedAndParseBack) {
       find_sample(parse_prom_text(text), "ltxguard_filesystem_total_bytes", {{"mount", mount}}), 1);
 }
 
+// Paths are bytes; Prometheus refuses the whole scrape for one label value that is not UTF-8.
+TEST(MetricsTest, InvalidUtf8InLabelValuesBecomesReplacementCharacter) {
+  Metrics m("0.1.0");
+  const std::string db = "/srv/dir\nx\xff\xfe/app\xc3(.db";
+  const std::string mount = "/mnt/cass\xe9";
+  m.set_db(db, sample_db());
+  m.set_filesystem(mount, {.total_bytes = 7});
+  m.enable_supervisor();
+  m.count_protective_stop(db, "cannot_fit\x80");
+  const std::string text = m.serialize();
+  EXPECT_NE(text.find("ltxguard_staging_bytes{db=\"/srv/dir\\nx\xEF\xBF\xBD/app\xEF\xBF\xBD(.db\"} 1000\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("{mount=\"/mnt/cass\xEF\xBF\xBD\"} 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("condition=\"cannot_fit\xEF\xBF\xBD\""), std::string::npos) << text;
+  EXPECT_EQ(text.find('\xff'), std::string::npos);
+  EXPECT_EQ(text.find('\xe9'), std::string::npos);
+  EXPECT_EQ(text.find('\x80'), std::string::npos);
+  // The series stay addressable by the raw path: remove_* sanitizes the same way.
+  m.remove_db(db);
+  m.remove_filesystem(mount);
+  const auto s = parse_prom_text(m.serialize());
+  EXPECT_FALSE(find_sample(s, "ltxguard_staging_bytes").has_value());
+  EXPECT_FALSE(find_sample(s, "ltxguard_state").has_value());
+  EXPECT_FALSE(find_sample(s, "ltxguard_filesystem_total_bytes").has_value());
+}
+
+TEST(MetricsTest, PromtoolAcceptsLabelValuesWithInvalidUtf8) {
+  if (::access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool not installed";
+  testing::TempDir dir;
+  Metrics m("0.1.0");
+  m.set_filesystem("/mnt/\xff\xfe", {.total_bytes = 1});
+  m.set_db("/d/app\xc3(.db", sample_db());
+  testing::write_file(dir.file("m.prom"), m.serialize());
+  const std::string cmd = "/usr/bin/promtool check metrics < '" + dir.file("m.prom") + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  EXPECT_EQ(::pclose(p), 0) << out;
+  EXPECT_EQ(out, "");
+}
+
 TEST(MetricsTest, BuildInfoUpAndLastSample) {
   Metrics m("1.2.3");
   auto s = parse_prom_text(m.serialize());

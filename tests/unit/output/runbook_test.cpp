@@ -154,6 +154,28 @@ TEST(RunbookTest, HtmlEscapesHostileText) {
   EXPECT_THAT(html, HasSubstr("</html>\n"));
 }
 
+// A host string holding a newline, a backtick or a fence cannot start a line, close a code
+// span or end a code block, in either rendering.
+TEST(RunbookTest, HostStringsStayInsideTheirLineSpanAndBlock) {
+  RunbookInput in = host();
+  in.db_path = "/data/x\n## Forged`s heading\xff.db";
+  in.filesystems[0].mount = "/data\n```\n# forged";
+  in.budget_now->filesystems[0].mount = in.filesystems[0].mount;
+  in.plan->items[0].rel_path = "a`b|c\nd";
+  in.litestream_running = {"pid 42 (litestream `x`\nreplicate)"};
+  const std::string md = render_markdown(build_runbook(in), formats::Redactor{});
+  EXPECT_THAT(md, Not(HasSubstr("\n## Forged")));
+  EXPECT_THAT(md, Not(HasSubstr("\n```\n# forged")));
+  EXPECT_THAT(md, Not(HasSubstr("\xff")));
+  EXPECT_THAT(md, HasSubstr("database `/data/x\\n## Forged\\x60s heading\\xff.db`: 20.0 GiB"));
+  EXPECT_THAT(md, HasSubstr("  /data\\n\\x60\\x60\\x60\\n# forged: available 0 B"));
+  EXPECT_THAT(md, HasSubstr("| `a\\x60b\\|c\\nd` |"));
+  EXPECT_THAT(md, HasSubstr("- running: `pid 42 (litestream \\x60x\\x60\\nreplicate)`\n"));
+  const std::string html = render_html(build_runbook(in), formats::Redactor{});
+  EXPECT_THAT(html, HasSubstr("<code>/data/x\\n## Forged\\x60s heading\\xff.db</code>"));
+  EXPECT_THAT(html, HasSubstr("<code>a\\x60b|c\\nd</code>"));
+}
+
 TEST(RunbookTest, LongPlansAreCutAndCounted) {
   RunbookInput in = host();
   model::CleanupItem i;

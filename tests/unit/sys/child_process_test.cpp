@@ -105,7 +105,7 @@ TEST(ChildProcessTest, StopKeepsDrainingAChattyChild) {
 }
 
 TEST(ChildProcessTest, NoInheritedFdsBesidesStdio) {
-  // No O_CLOEXEC, like httplib's sockets; a high number so ls's own directory fd is not it.
+  // No O_CLOEXEC, as a library may leave its fds; a high number so ls's own directory fd is not it.
   const int opened = ::open("/dev/null", O_RDONLY);
   ASSERT_GE(opened, 0);
   const int leaked = ::dup2(opened, 57);
