@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -259,15 +260,18 @@ std::string series_path(const std::vector<RecordPoint>& pts, const Getter& get, 
     if (in_subpath == 1) d += " h0.01";  // a lone sample: a dot (round line caps)
     in_subpath = 0;
   };
-  std::optional<size_t> prev;
+  // A sentinel, not std::optional: g++ 12 at -Os warns (wrongly) that the optional's value
+  // may be read uninitialised.
+  constexpr size_t kNoPrev = SIZE_MAX;
+  size_t prev = kNoPrev;
   for (size_t i = 0; i < pts.size(); ++i) {
     const auto v = get(pts[i]);
     if (!v) {
       end_subpath();
-      prev.reset();
+      prev = kNoPrev;
       continue;
     }
-    if (prev && pts[i].time_ms - pts[*prev].time_ms > c.gap_ms) end_subpath();
+    if (prev != kNoPrev && pts[i].time_ms - pts[prev].time_ms > c.gap_ms) end_subpath();
     prev = i;
     const size_t col = c.column(pts[i].time_ms);
     if (!b || b->col != col) {
