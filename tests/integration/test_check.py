@@ -14,8 +14,8 @@ import ltxg
 from ltxg import KiB, MiB
 
 RULE_IDS = ["litestream-version", "unit-user", "unit-restart", "unit-watchdog", "metrics-addr",
-            "metrics-loopback", "meta-dir-placement", "auto-recover", "policy-reserve",
-            "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"]
+            "metrics-loopback", "meta-dir-placement", "db-path-symlink", "auto-recover",
+            "policy-reserve", "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"]
 
 CANARY_SECRET = "CanarySecretValue123"
 
@@ -131,7 +131,7 @@ class CheckBadSetupTest(unittest.TestCase):
             f"\treplica-credentials: WARNING ({self.config} holds a replica credential in clear; "),
             lines["replica-credentials"])
         for ok in ["metrics-addr", "policy-reserve", "legacy-config-keys", "l0-retention",
-                   "config-issues"]:
+                   "config-issues", "db-path-symlink"]:
             self.assertEqual(lines[ok], f"\t{ok}: OK")
         self.assertNotIn(CANARY_SECRET, proc.stdout)
 
@@ -149,6 +149,21 @@ class CheckBadSetupTest(unittest.TestCase):
         for f in doc["findings"]:
             self.assertEqual(set(f), {"id", "status", "message", "hint"})
         self.assertNotIn(CANARY_SECRET, proc.stdout)
+
+    def test_symlinked_database_path_fails_with_the_real_path(self):
+        # Litestream 0.3.13 measured: it opens <link>-wal, SQLite writes <target>-wal, so
+        # replication never starts.
+        link = os.path.join(self.root, "link.db")
+        os.symlink("app.db", link)
+        with open(self.config) as f:
+            text = f.read().replace(f"path: {self.db}\n", f"path: {link}\n")
+        write(self.config, text)
+        doc = json.loads(check("--json", *self.args).stdout)
+        f = {x["id"]: x for x in doc["findings"]}["db-path-symlink"]
+        self.assertEqual(f["status"], "failed")
+        self.assertEqual(f["message"], f"{link}: a symlink to {self.db}: SQLite writes {self.db}-wal, "
+                                       f"Litestream looks for {link}-wal and cannot replicate")
+        self.assertEqual(f["hint"], f"set path: {self.db} (the file the link resolves to) in the Litestream config")
 
     def test_drop_in_fixes_the_user(self):
         write(self.unit + ".d/10-user.conf", "[Service]\nUser=litestream\n")

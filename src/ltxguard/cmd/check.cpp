@@ -183,6 +183,9 @@ model::CheckInput::DbPlacement place(const sys::FileSystem& fs, const formats::D
       return p;
     }
   }
+  if (db.dir.empty()) {
+    if (auto sp = collect::sqlite_path(fs, p.db_path); sp && *sp != p.db_path) p.sqlite_path = *sp;
+  }
   auto db_fs = fs.fs_stats(nearest_existing(fs, p.db_path));
   if (db_fs) {
     p.db_dev = db_fs->dev;

@@ -50,6 +50,9 @@ struct CheckInput {
     std::optional<uint64_t> db_dev, meta_dev;  // st_dev of each (or its nearest existing parent)
     std::optional<uint64_t> fs_total_bytes;    // the database's filesystem
     uint32_t page_size_bytes = 0;              // 0 = unknown (the reserve assumes 4 KiB)
+    // Where SQLite keeps the database when db_path is a symlink to another name or directory
+    // (its -wal sits next to that file); "" when it is db_path itself or a `dir:` entry.
+    std::string sqlite_path;
     std::string note;                          // why a field above is missing
   };
   std::vector<DbPlacement> placements;
@@ -58,8 +61,8 @@ struct CheckInput {
 // Every rule, in a fixed order, each exactly once (OK findings included so the operator sees
 // what was checked). A rule whose input is missing is `unknown` and says why.
 // Rule ids: litestream-version, unit-user, unit-restart, unit-watchdog, metrics-addr,
-// metrics-loopback, meta-dir-placement, auto-recover, policy-reserve, replica-credentials,
-// legacy-config-keys, l0-retention, config-issues.
+// metrics-loopback, meta-dir-placement, db-path-symlink, auto-recover, policy-reserve,
+// replica-credentials, legacy-config-keys, l0-retention, config-issues.
 [[nodiscard]] std::vector<CheckFinding> run_checks(const CheckInput& input);
 
 // The worst status of all findings (ok for none).

@@ -107,8 +107,8 @@ TEST(CheckRulesTest, GoodSetupIsOkOnEveryRuleInAFixedOrder) {
   EXPECT_EQ(ids,
             (std::vector<std::string>{
                 "litestream-version", "unit-user", "unit-restart", "unit-watchdog", "metrics-addr",
-                "metrics-loopback", "meta-dir-placement", "auto-recover", "policy-reserve",
-                "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"}));
+                "metrics-loopback", "meta-dir-placement", "db-path-symlink", "auto-recover",
+                "policy-reserve", "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"}));
   EXPECT_EQ(overall(findings), CheckStatus::ok);
 }
 
@@ -332,12 +332,29 @@ TEST(CheckRulesTest, ConfigRulesAreUnknownWithoutAConfig) {
   in.config.reset();
   in.config_note = "/etc/litestream.yml does not exist";
   for (const char* id :
-       {"metrics-addr", "metrics-loopback", "meta-dir-placement", "auto-recover", "policy-reserve",
+       {"metrics-addr", "metrics-loopback", "meta-dir-placement", "db-path-symlink", "auto-recover",
+        "policy-reserve",
         "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"}) {
     const auto f = check(in, id);
     EXPECT_EQ(f.status, CheckStatus::unknown) << id;
     EXPECT_EQ(f.message, "no Litestream config read: /etc/litestream.yml does not exist") << id;
   }
+}
+
+// --- db-path-symlink
+TEST(CheckRulesTest, DbPathThatIsALinkToAnotherFileFails) {
+  CheckInput in = good_input();
+  ASSERT_FALSE(in.placements.empty());
+  const std::string db = in.placements[0].db_path;
+  EXPECT_EQ(check(in, "db-path-symlink").status, CheckStatus::ok);
+  in.placements[0].sqlite_path = "/srv/real/app.db";
+  const auto f = check(in, "db-path-symlink");
+  EXPECT_EQ(f.status, CheckStatus::failed);
+  EXPECT_EQ(f.message, db + ": a symlink to /srv/real/app.db: SQLite writes /srv/real/app.db-wal, "
+                       "Litestream looks for " + db + "-wal and cannot replicate");
+  EXPECT_EQ(f.hint, "set path: /srv/real/app.db (the file the link resolves to) in the Litestream config");
+  in.placements.clear();
+  EXPECT_EQ(check(in, "db-path-symlink").status, CheckStatus::unknown);
 }
 
 // --- meta-dir-placement
