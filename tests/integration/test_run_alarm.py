@@ -308,6 +308,19 @@ class AlarmTest(unittest.TestCase):
         self.assertNotIn("litestream_started", run.events())
         self.assertEqual(ltxg.run_ltxguard("alarm", "status", "--state-dir", state).returncode, 2)
 
+    def test_alarm_status_keeps_each_field_on_its_line(self):
+        state = ltxg.temp_dir(self)
+        with open(os.path.join(state, "alarm.json"), "w") as f:
+            json.dump({"version": 1, "latched": True, "latched_at_ms": 1795625317486,
+                       "db_path": "/d/app.db\nALARM CLEARED", "condition": "full",
+                       "reason": "x\n  evidence:   /forged", "evidence_files": ["/e/1.json\r"]}, f)
+        proc = ltxg.run_ltxguard("alarm", "status", "--state-dir", state)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("  database:   /d/app.db\\nALARM CLEARED\n", proc.stdout)
+        self.assertIn("  reason:     x\\n  evidence:   /forged\n", proc.stdout)
+        self.assertIn("  evidence:   /e/1.json\\r\n", proc.stdout)
+        self.assertFalse(any(line.startswith("ALARM CLEARED") for line in proc.stdout.splitlines()))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -13,6 +13,7 @@
 
 #include "ltxguard/cmd/common.hpp"
 #include "ltxguard/output/logger.hpp"
+#include "ltxguard/output/text_escape.hpp"
 #include "ltxguard/util/atomic_file.hpp"
 
 namespace ltxguard::cmd {
@@ -100,23 +101,25 @@ int run_alarm_status(const AlarmArgs& args) {
     return kExitOk;
   }
   const formats::AlarmState& a = **alarm;
+  // alarm.json is a file on disk: nothing in it may start a line of its own here.
+  const auto esc = [](const std::string& s) { return output::escape_text(s); };
   if (!latched) {
-    std::printf("alarm cleared %s (%s); last stop %s: %s\n", utc(a.cleared_at_ms).c_str(), a.cleared_how.c_str(),
-                a.latched_at_ms ? utc(a.latched_at_ms).c_str() : "-", a.reason.c_str());
+    std::printf("alarm cleared %s (%s); last stop %s: %s\n", utc(a.cleared_at_ms).c_str(), esc(a.cleared_how).c_str(),
+                a.latched_at_ms ? utc(a.latched_at_ms).c_str() : "-", esc(a.reason).c_str());
     return kExitOk;
   }
   std::printf("ALARM LATCHED%s\n", a.latched_at_ms ? (" since " + utc(a.latched_at_ms)).c_str() : "");
-  if (!a.db_path.empty()) std::printf("  database:   %s\n", a.db_path.c_str());
-  if (!a.condition.empty()) std::printf("  condition:  %s\n", a.condition.c_str());
-  std::printf("  reason:     %s\n", a.reason.c_str());
-  if (!a.stop_outcome.empty()) std::printf("  Litestream: %s\n", a.stop_outcome.c_str());
-  for (const auto& e : a.evidence_files) std::printf("  evidence:   %s\n", e.c_str());
-  if (!a.evidence_note.empty()) std::printf("  evidence:   none (%s)\n", a.evidence_note.c_str());
+  if (!a.db_path.empty()) std::printf("  database:   %s\n", esc(a.db_path).c_str());
+  if (!a.condition.empty()) std::printf("  condition:  %s\n", esc(a.condition).c_str());
+  std::printf("  reason:     %s\n", esc(a.reason).c_str());
+  if (!a.stop_outcome.empty()) std::printf("  Litestream: %s\n", esc(a.stop_outcome).c_str());
+  for (const auto& e : a.evidence_files) std::printf("  evidence:   %s\n", esc(e).c_str());
+  if (!a.evidence_note.empty()) std::printf("  evidence:   none (%s)\n", esc(a.evidence_note).c_str());
   std::printf(
       "\nLitestream stays stopped while this alarm is latched (`ltxguard run` exits 11).\n"
       "Next: free space or raise the budget, run `ltxguard cleanup --db DB` for what is safe to remove,\n"
       "then `ltxguard alarm clear --state-dir %s` (it runs a fresh preflight first).\n",
-      args.state_dir.c_str());
+      esc(args.state_dir).c_str());
   return kExitCritical;
 }
 

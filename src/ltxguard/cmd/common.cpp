@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "ltxguard/output/text_escape.hpp"
+
 namespace ltxguard::cmd {
 namespace {
 
@@ -22,8 +24,18 @@ util::Result<std::string> read_config_file(const sys::FileSystem& fs, const std:
 
 }  // namespace
 
+namespace {
+
+// One line whatever the path in the error holds: a newline in a file name must not start a
+// line of its own in the operator's terminal or the journal.
+void print_error(const util::Error& e) {
+  std::fprintf(stderr, "ltxguard: %s\n", output::escape_log_line(e.to_string()).c_str());
+}
+
+}  // namespace
+
 int report_error(const util::Error& e) {
-  std::fprintf(stderr, "ltxguard: %s\n", e.to_string().c_str());
+  print_error(e);
   switch (e.code) {
     case util::ErrorCode::not_found:
       return kExitNoInput;
@@ -39,7 +51,7 @@ int report_error(const util::Error& e) {
 }
 
 int report_output_error(const util::Error& e) {
-  std::fprintf(stderr, "ltxguard: %s\n", e.to_string().c_str());
+  print_error(e);
   return kExitCantCreate;
 }
 

@@ -51,5 +51,11 @@ TEST(ReportErrorTest, OutputErrorsAreCantCreateForEveryErrno) {
   EXPECT_EQ(kExitCantCreate, 73);
 }
 
+TEST(ReportErrorTest, APathWithANewlineStaysOnTheErrorLine) {
+  std::string err;
+  (void)input_code(util::sys_error(ENOENT, "/d/x\nltxguard: forged", "cannot read"), &err);
+  EXPECT_EQ(err, "ltxguard: /d/x\\nltxguard: forged: cannot read (No such file or directory)\n");
+}
+
 }  // namespace
 }  // namespace ltxguard::cmd
