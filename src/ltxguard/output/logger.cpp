@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "ltxguard/output/text_escape.hpp"
 #include "ltxguard/sys/libsystemd.hpp"
 #include "ltxguard/util/crc64.hpp"
 
@@ -52,42 +53,6 @@ int priority(Level l) {
       return 2;
   }
   return 6;
-}
-
-// Length of the valid UTF-8 sequence starting at s[i] (1..4) with its code point, or 0 when
-// the bytes there are not one (overlong forms, surrogates and values past U+10FFFF included).
-size_t utf8_sequence(std::string_view s, size_t i, uint32_t* cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    *cp = b0;
-    return 1;
-  }
-  size_t n = 0;
-  uint32_t v = 0, min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2, v = b0 & 0x1Fu, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, v = b0 & 0x0Fu, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, v = b0 & 0x07u, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (b & 0x3Fu);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return n;
-}
-
-// Code points that are valid but reorder or break a line on a terminal or in a viewer.
-bool is_deceptive(uint32_t cp) {
-  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 // Cuts a value at kMaxLogValueBytes on a UTF-8 boundary.
@@ -203,7 +168,7 @@ std::string logfmt_value(std::string_view v) {
     }
     uint32_t cp = 0;
     const size_t n = utf8_sequence(v, i, &cp);
-    if (n == 0 || is_deceptive(cp)) quote = true;
+    if (n == 0 || is_deceptive_code_point(cp)) quote = true;
     i += n == 0 ? 1 : n;
   }
   if (!quote) return std::string(v);
@@ -244,7 +209,7 @@ std::string logfmt_value(std::string_view v) {
     if (n == 0) {
       out += fmt::format("\\x{:02x}", c);
       ++i;
-    } else if (is_deceptive(cp)) {
+    } else if (is_deceptive_code_point(cp)) {
       out += fmt::format("\\u{:04x}", cp);
       i += n;
     } else {

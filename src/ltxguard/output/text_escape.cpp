@@ -6,12 +6,7 @@
 #include <cstdint>
 
 namespace ltxguard::output {
-namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// The length (1-4) of the valid UTF-8 sequence at s[i] and its code point, or 0 when s[i]
-// starts none (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
 size_t utf8_sequence(std::string_view s, size_t i, uint32_t* cp) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   if (b0 < 0x80) {
@@ -40,13 +35,15 @@ size_t utf8_sequence(std::string_view s, size_t i, uint32_t* cp) {
   return n;
 }
 
-// Code points that are valid but change what a reader sees: C1 controls, line and paragraph
-// separators, and the bidi marks, embeddings, overrides and isolates ("Trojan Source").
-bool is_deceptive(uint32_t cp) {
+bool is_deceptive_code_point(uint32_t cp) {
   return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
          cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
          (cp >= 0x2066 && cp <= 0x2069);
 }
+
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 enum class Backslash { escape, keep };
 
@@ -76,7 +73,7 @@ std::string escape(std::string_view s, Backslash backslash) {
       if (n == 0) {
         out += fmt::format("\\x{:02x}", c);
         ++i;
-      } else if (is_deceptive(cp)) {
+      } else if (is_deceptive_code_point(cp)) {
         out += fmt::format("\\u{:04x}", cp);
         i += n;
       } else {

@@ -3,11 +3,22 @@
 // break a Markdown table, or make a Prometheus scrape fail on invalid UTF-8.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace ltxguard::output {
+
+// The length (1-4) of the valid UTF-8 sequence at text[i] and its code point in *cp, or 0
+// when text[i] starts none (RFC 3629: no overlong forms, surrogates or values above U+10FFFF).
+// i must be < text.size().
+[[nodiscard]] size_t utf8_sequence(std::string_view text, size_t i, uint32_t* cp);
+
+// Valid code points that change what a reader sees: C1 controls, line and paragraph
+// separators, and the bidi marks, embeddings, overrides and isolates ("Trojan Source").
+[[nodiscard]] bool is_deceptive_code_point(uint32_t cp);
 
 // The text with each run of bytes that is not valid UTF-8 (stray continuation bytes, cut or
 // overlong sequences, surrogates, above U+10FFFF) replaced by one U+FFFD, as Go's
