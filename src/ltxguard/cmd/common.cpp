@@ -1,5 +1,6 @@
 #include "ltxguard/cmd/common.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -53,6 +54,13 @@ int report_error(const util::Error& e) {
 int report_output_error(const util::Error& e) {
   print_error(e);
   return kExitCantCreate;
+}
+
+int report_error_with_outputs(const util::Error& e, const std::vector<std::string>& output_paths) {
+  const bool ours = !e.path.empty() &&
+                    std::find(output_paths.begin(), output_paths.end(), e.path) != output_paths.end();
+  const bool refused = e.code == util::ErrorCode::invalid_input || e.code == util::ErrorCode::unsafe_path;
+  return ours && !refused ? report_output_error(e) : report_error(e);
 }
 
 std::optional<std::string> getenv_string(std::string_view name) {

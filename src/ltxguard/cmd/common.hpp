@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ltxguard/formats/litestream_config.hpp"
 #include "ltxguard/formats/policy.hpp"
@@ -31,6 +32,11 @@ int report_error(const util::Error& e);
 // report): 73 whatever the errno (EIO, ENOSPC, EROFS, EACCES), since the input was read fine
 // and a script must not take it for a missing input (docs/exit-codes.md).
 int report_output_error(const util::Error& e);
+
+// For a step that both reads inputs and opens ltxguard's own output files (watch's --record):
+// an error on one of `output_paths` is report_output_error's 73, unless the path itself was
+// refused (invalid_input, unsafe_path: 65); any other error is report_error's.
+int report_error_with_outputs(const util::Error& e, const std::vector<std::string>& output_paths);
 
 [[nodiscard]] std::optional<std::string> getenv_string(std::string_view name);
 [[nodiscard]] formats::EnvLookup process_env();

@@ -322,7 +322,7 @@ int run_supervisor(const RunArgs& in) {
   if (!sigfd.valid()) return report_error(util::sys_error(errno, "", "cannot create signalfd"));
 
   auto loop = WatchLoop::create(args.watch, *loaded, policy->policy);
-  if (!loop) return report_error(loop.error());
+  if (!loop) return report_error_with_outputs(loop.error(), {args.watch.record_path});
   WatchLoop& wl = **loop;
   wl.metrics().enable_supervisor();
 

@@ -31,7 +31,7 @@ int run_watch(const WatchArgs& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before HTTP threads start: they inherit it
 
   auto loop = WatchLoop::create(args, *loaded, policy->policy);
-  if (!loop) return report_error(loop.error());
+  if (!loop) return report_error_with_outputs(loop.error(), {args.record_path});
 
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(args.interval_seconds * 1000.0));
   const auto started_at = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 namespace ltxguard::cmd {
 namespace {
@@ -49,6 +50,19 @@ TEST(ReportErrorTest, OutputErrorsAreCantCreateForEveryErrno) {
         << e;
   }
   EXPECT_EQ(kExitCantCreate, 73);
+}
+
+TEST(ReportErrorTest, OpeningOurOwnOutputIsCantCreateButARefusedPathIsDataErr) {
+  const std::vector<std::string> outputs = {"/rec/watch.jsonl"};
+  CaptureStderr();
+  EXPECT_EQ(report_error_with_outputs(util::sys_error(EIO, "/rec/watch.jsonl", "cannot open"), outputs),
+            kExitCantCreate);
+  EXPECT_EQ(report_error_with_outputs(
+                util::make_error(util::ErrorCode::invalid_input, "/rec/watch.jsonl", "on a watched filesystem"),
+                outputs),
+            kExitDataErr);
+  EXPECT_EQ(report_error_with_outputs(util::sys_error(EIO, "/d/app.db", "cannot read"), outputs), kExitNoInput);
+  (void)GetCapturedStderr();
 }
 
 TEST(ReportErrorTest, APathWithANewlineStaysOnTheErrorLine) {
