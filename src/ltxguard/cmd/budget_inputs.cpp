@@ -41,7 +41,15 @@ model::LitestreamModel model_for(const std::string& version, formats::Layout lay
   if (!version.empty()) {
     std::string v = version;
     if (!v.empty() && v[0] == 'v') v.erase(0, 1);
-    if (v.rfind("0.3", 0) == 0) return model::LitestreamModel::v0_3;
+    if (v.rfind("0.3", 0) == 0) {
+      // The files on disk are what the running Litestream writes; the binary asked (on PATH)
+      // may be another one.
+      if (layout == formats::Layout::v0_5) {
+        reason += "; the meta dir has 0.5's ltx/ layout: going by that, not by the 0.3 binary";
+        return model::LitestreamModel::v0_5;
+      }
+      return model::LitestreamModel::v0_3;
+    }
     if (v.rfind("0.5", 0) == 0 || v.rfind(">=0.5", 0) == 0) return model::LitestreamModel::v0_5;
     if (v == "development") {
       reason += "; a development build: assuming 0.5 (current source)";

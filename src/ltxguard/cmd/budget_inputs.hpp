@@ -34,7 +34,8 @@ struct BudgetInputs {
 
 [[nodiscard]] BudgetInputs measure_budget_inputs(const sys::FileSystem& fs, const BudgetOptions& opts);
 
-// 0.3 / 0.5 / unknown from a version string ("0.5.12", "v0.3.13", "0.3.x") or a layout.
+// 0.3 / 0.5 / unknown from a version string ("0.5.12", "v0.3.13", "0.3.x") or a layout. A
+// 0.3 version over a 0.5 layout is 0.5: the layout is what the running Litestream writes.
 [[nodiscard]] model::LitestreamModel model_for(const std::string& version, formats::Layout layout,
                                                std::string& reason);
 

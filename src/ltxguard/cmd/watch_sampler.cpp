@@ -169,7 +169,6 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
     const WatchTarget& t = targets_[i];
     model::DbSample d;
     d.db_path = t.db_path;
-    d.litestream_model = model_;
     d.litestream_alive = alive;
     const collect::DatabaseFiles db = collect::collect_database(fs_, t.db_path);
     if (db.header) {
@@ -182,6 +181,13 @@ model::WatchSample WatchSampler::sample(int64_t now_ms) {
     d.staging_fs_dev = add_fs(fs_, s, t.db_config.meta_path).value_or(0);
 
     const collect::StagingScan& scan = staging_[i]->update();
+    // Started before Litestream had written anything, with no version to go by: the first
+    // files it stages tell which one it is.
+    if (model_ == model::LitestreamModel::unknown && !scan.mixed_layouts) {
+      if (scan.layout == formats::Layout::v0_5) model_ = model::LitestreamModel::v0_5;
+      if (scan.layout == formats::Layout::v0_3) model_ = model::LitestreamModel::v0_3;
+    }
+    d.litestream_model = model_;
     d.staging_bytes = scan.total_bytes;
     const bool has_snapshot = scan.ltx_count > 0;
     for (const auto& f : scan.files) {

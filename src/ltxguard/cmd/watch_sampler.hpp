@@ -54,7 +54,7 @@ class WatchSampler {
   bool process_scanned_ = false;
   collect::LogSource log_;
   std::string metrics_addr_;
-  model::LitestreamModel model_;
+  model::LitestreamModel model_;  // unknown until a version or the staging layout tells
   std::unique_ptr<sys::LogFollower> follower_;
   std::string journal_cursor_;
   bool journal_started_ = false;

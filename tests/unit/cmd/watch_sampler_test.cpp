@@ -38,7 +38,8 @@ class WatchSamplerTest : public ::testing::Test {
     fs_.add_dir(kMeta);
     procs_.add_process(other(10));
   }
-  WatchSampler sampler(std::vector<formats::ReplicaConfig> replicas = {}) {
+  WatchSampler sampler(std::vector<formats::ReplicaConfig> replicas = {},
+                       model::LitestreamModel lmodel = model::LitestreamModel::v0_5) {
     WatchTarget t;
     t.db_path = kDb;
     t.db_config.path = kDb;
@@ -46,7 +47,7 @@ class WatchSamplerTest : public ::testing::Test {
     t.db_config.replicas = std::move(replicas);
     collect::LogSource log;
     log.kind = collect::LogSourceKind::none;
-    return WatchSampler(fs_, procs_, {t}, log, "", model::LitestreamModel::v0_5);
+    return WatchSampler(fs_, procs_, {t}, log, "", lmodel);
   }
   static std::optional<bool> alive(WatchSampler& s, int64_t now_ms) {
     return s.sample(now_ms).databases.at(0).litestream_alive;
@@ -102,6 +103,13 @@ TEST_F(WatchSamplerTest, AnUnreadableProcessTableIsNoInformationAndRetriedEachSa
   EXPECT_EQ(alive(s, 0), std::nullopt);
   procs_.fail_with(std::nullopt);
   EXPECT_EQ(alive(s, 1000), true);
+}
+
+TEST_F(WatchSamplerTest, AnUnknownModelIsLearnedFromTheFirstStagedFiles) {
+  auto s = sampler({}, model::LitestreamModel::unknown);
+  EXPECT_EQ(s.sample(0).databases.at(0).litestream_model, model::LitestreamModel::unknown);
+  fs_.add_sized_file(std::string(kMeta) + "/ltx/0/0000000000000001-0000000000000001.ltx.tmp", 100);
+  EXPECT_EQ(s.sample(1000).databases.at(0).litestream_model, model::LitestreamModel::v0_5);
 }
 
 TEST_F(WatchSamplerTest, StagingBytesAndInFlightFilesFollowTheMetaDir) {
