@@ -172,50 +172,11 @@ std::string logfmt_value(std::string_view v) {
     i += n == 0 ? 1 : n;
   }
   if (!quote) return std::string(v);
+  // escape_text never writes a '"', so quoting one afterwards cannot double an escape.
   std::string out = "\"";
-  for (size_t i = 0; i < v.size();) {
-    const auto c = static_cast<unsigned char>(v[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        ++i;
-        continue;
-      case '\\':
-        out += "\\\\";
-        ++i;
-        continue;
-      case '\n':
-        out += "\\n";
-        ++i;
-        continue;
-      case '\r':
-        out += "\\r";
-        ++i;
-        continue;
-      case '\t':
-        out += "\\t";
-        ++i;
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20 || c == 0x7F) {
-      out += fmt::format("\\x{:02x}", c);
-      ++i;
-      continue;
-    }
-    uint32_t cp = 0;
-    const size_t n = utf8_sequence(v, i, &cp);
-    if (n == 0) {
-      out += fmt::format("\\x{:02x}", c);
-      ++i;
-    } else if (is_deceptive_code_point(cp)) {
-      out += fmt::format("\\u{:04x}", cp);
-      i += n;
-    } else {
-      out.append(v.substr(i, n));
-      i += n;
-    }
+  for (const char ch : escape_text(v)) {
+    if (ch == '"') out += '\\';
+    out += ch;
   }
   out += '"';
   return out;

@@ -119,6 +119,8 @@ TEST(LogfmtValueTest, BareOnlyWhenNothingNeedsQuoting) {
   EXPECT_EQ(logfmt_value("nel\xc2\x85"), "\"nel\\u0085\"");
   EXPECT_EQ(logfmt_value("overlong\xc0\xaf"), "\"overlong\\xc0\\xaf\"");
   EXPECT_EQ(logfmt_value("del\x7f"), "\"del\\x7f\"");
+  EXPECT_EQ(logfmt_value("say \"hi\" \\ x"), "\"say \\\"hi\\\" \\\\ x\"");
+  EXPECT_EQ(logfmt_value("rlo\xe2\x80\xae\nx"), "\"rlo\\u202e\\nx\"");
 }
 
 TEST_F(LoggerTest, ReservedFieldNamesArePrefixedAndOddKeysSanitized) {
