@@ -218,25 +218,13 @@ int run_cleanup(const CleanupArgs& args) {
 
   sys::RealFileSystem fs;
   sys::RealProcessTable procs;
-  auto db = collect::check_database_path(fs, args.db_path);
-  if (!db) return report_error(db.error());
-  auto loaded = load_litestream_config(fs, args.config_path);
-  if (!loaded) return report_error(loaded.error());
-  auto policy = load_policy(fs, args.policy_path);
-  if (!policy) return report_error(policy.error());
-
-  CleanupMeasureOptions mo;
-  mo.db_path = *db;
-  mo.config = loaded->config;
-  mo.config_path = loaded->path;
-  CleanupMeasurement m = measure_cleanup(fs, procs, mo);
-
-  BudgetOptions bo;
-  bo.db_paths = {*db};
-  bo.config = loaded->config;
-  bo.policy = policy->policy;
-  bo.litestream_bin = args.litestream_bin;
-  bo.litestream_version = args.litestream_version;
+  auto setup = load_cleanup_setup(fs, procs, {args.db_path, args.config_path, args.policy_path,
+                                              args.litestream_bin, args.litestream_version});
+  if (!setup) return report_error(setup.error());
+  const std::string& db_path = setup->db_path;
+  const LoadedConfig& loaded = setup->loaded;
+  CleanupMeasurement& m = setup->m;
+  BudgetOptions& bo = setup->budget_opts;
   if (m.input.layout == formats::Layout::v0_5) {
     bo.rate_window_ms = 0;  // the reset entry: a rough answer now beats a second of waiting
     (void)budget_now_and_reset(fs, bo, m);
@@ -244,7 +232,7 @@ int run_cleanup(const CleanupArgs& args) {
   const model::CleanupPlan plan = model::plan_cleanup(m.input);
   const std::vector<Refusal> refused = refusals(m);
   output::CleanupContext ctx = make_context(m, args, refused, plan);
-  const formats::Redactor red = make_cleanup_redactor(loaded->config, args.show_replica_paths);
+  const formats::Redactor red = make_cleanup_redactor(loaded.config, args.show_replica_paths);
 
   if (!args.apply) {
     print(ctx, plan, nullptr, red, args.json);
@@ -284,14 +272,14 @@ int run_cleanup(const CleanupArgs& args) {
   auto evidence_dir = sys::make_unique_dir(*state + "/evidence", stamp);
   if (!evidence_dir) return output_error(evidence_dir.error());
   collect::EvidenceOptions eo;
-  eo.db_path = *db;
-  eo.config = loaded->config;
+  eo.db_path = db_path;
+  eo.config = loaded.config;
   eo.samples = 1;
   eo.interval_ms = 0;
   eo.litestream_bin = args.litestream_bin;
   BundleOptions bundle_opts;
   bundle_opts.show_replica_paths = args.show_replica_paths;
-  const Bundle bundle = build_bundle(fs, procs, eo, policy->policy, bundle_opts);
+  const Bundle bundle = build_bundle(fs, procs, eo, setup->policy, bundle_opts);
   if (auto ok = check_bundle_dir(fs, *evidence_dir, bundle.evidence, args.force); !ok)
     return output_error(ok.error());
   auto written = write_bundle(bundle, *evidence_dir);
@@ -310,7 +298,7 @@ int run_cleanup(const CleanupArgs& args) {
   ordered_json start = {{"time", utc_stamp(started, true)},
                         {"run", stamp},
                         {"event", "apply_start"},
-                        {"db", red.redact(*db)},
+                        {"db", red.redact(db_path)},
                         {"meta_dir", red.redact(m.input.meta_path)},
                         {"evidence_dir", red.redact(*evidence_dir)},
                         {"include_review", args.include_review},
@@ -327,7 +315,7 @@ int run_cleanup(const CleanupArgs& args) {
   for (size_t n = 0; n < todo.size(); ++n) {
     if (n % kRecheckEveryFiles == 0) {
       // Collecting evidence took time: Litestream may have been started again meanwhile.
-      CleanupMeasurement again = measure_cleanup(fs, procs, mo);
+      CleanupMeasurement again = measure_cleanup(fs, procs, setup->measure_opts);
       if (auto now = refusals(again); !now.empty() && now.front().exit_code == kExitTempFail) {
         const ordered_json stop = {{"time", utc_stamp(std::chrono::system_clock::now(), true)},
                                    {"run", stamp},
@@ -406,7 +394,7 @@ int run_cleanup(const CleanupArgs& args) {
   } else {
     ap.budget_error = budget.error().to_string();
   }
-  conclude(ap, args, *db, ap.budget, m.input.layout);
+  conclude(ap, args, db_path, ap.budget, m.input.layout);
   print(ctx, plan, &ap, red, args.json);
   if (ap.skipped_files > 0) return kExitTempFail;
   return ap.budget ? model::exit_code(ap.budget->verdict) : kExitUnknown;

@@ -250,4 +250,30 @@ std::optional<model::BudgetResult> budget_now_and_reset(const sys::FileSystem& f
   return *now;
 }
 
+util::Result<CleanupSetup> load_cleanup_setup(const sys::FileSystem& fs,
+                                              const sys::ProcessTable& procs,
+                                              const CleanupSetupArgs& args) {
+  auto db = collect::check_database_path(fs, args.db_path);
+  if (!db) return util::fail(db.error());
+  auto loaded = load_litestream_config(fs, args.config_path);
+  if (!loaded) return util::fail(loaded.error());
+  auto policy = load_policy(fs, args.policy_path);
+  if (!policy) return util::fail(policy.error());
+
+  CleanupSetup s;
+  s.db_path = *db;
+  s.loaded = std::move(*loaded);
+  s.policy = policy->policy;
+  s.measure_opts.db_path = s.db_path;
+  s.measure_opts.config = s.loaded.config;
+  s.measure_opts.config_path = s.loaded.path;
+  s.m = measure_cleanup(fs, procs, s.measure_opts);
+  s.budget_opts.db_paths = {s.db_path};
+  s.budget_opts.config = s.loaded.config;
+  s.budget_opts.policy = s.policy;
+  s.budget_opts.litestream_bin = args.litestream_bin;
+  s.budget_opts.litestream_version = args.litestream_version;
+  return s;
+}
+
 }  // namespace ltxguard::cmd

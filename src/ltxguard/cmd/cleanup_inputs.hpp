@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ltxguard/cmd/budget_inputs.hpp"
+#include "ltxguard/cmd/common.hpp"
 #include "ltxguard/collect/replica_state.hpp"
 #include "ltxguard/collect/staging_scan.hpp"
 #include "ltxguard/formats/litestream_config.hpp"
@@ -50,6 +51,27 @@ struct CleanupMeasurement {
 [[nodiscard]] CleanupMeasurement measure_cleanup(const sys::FileSystem& fs,
                                                  const sys::ProcessTable& procs,
                                                  const CleanupMeasureOptions& opts);
+
+// What `cleanup` and `runbook` read before anything else: the vetted database, the Litestream
+// config and policy, the measurement, and the budget options naming this database only.
+struct CleanupSetup {
+  std::string db_path;  // vetted by check_database_path
+  LoadedConfig loaded;
+  formats::Policy policy;
+  CleanupMeasureOptions measure_opts;  // to measure again (cleanup re-checks while applying)
+  CleanupMeasurement m;
+  BudgetOptions budget_opts;
+};
+
+struct CleanupSetupArgs {
+  std::string db_path, config_path, policy_path;
+  std::string litestream_bin, litestream_version;
+};
+
+// Errors: check_database_path's, load_litestream_config's and load_policy's.
+[[nodiscard]] util::Result<CleanupSetup> load_cleanup_setup(const sys::FileSystem& fs,
+                                                            const sys::ProcessTable& procs,
+                                                            const CleanupSetupArgs& args);
 
 // "pid 42 (litestream replicate -config /etc/litestream.yml)" (argv cut to 200 characters).
 [[nodiscard]] std::string describe_process(const sys::ProcessInfo& p);

@@ -49,32 +49,21 @@ int run_runbook(const RunbookArgs& args) {
   }
   sys::RealFileSystem fs;
   sys::RealProcessTable procs;
-  auto db = collect::check_database_path(fs, args.db_path);
-  if (!db) return report_error(db.error());
-  auto loaded = load_litestream_config(fs, args.config_path);
-  if (!loaded) return report_error(loaded.error());
-  auto policy = load_policy(fs, args.policy_path);
-  if (!policy) return report_error(policy.error());
-
-  CleanupMeasureOptions mo;
-  mo.db_path = *db;
-  mo.config = loaded->config;
-  mo.config_path = loaded->path;
-  CleanupMeasurement m = measure_cleanup(fs, procs, mo);
-  BudgetOptions bo;
-  bo.db_paths = {*db};
-  bo.config = loaded->config;
-  bo.policy = policy->policy;
-  bo.litestream_bin = args.litestream_bin;
-  bo.litestream_version = args.litestream_version;
+  auto setup = load_cleanup_setup(fs, procs, {args.db_path, args.config_path, args.policy_path,
+                                              args.litestream_bin, args.litestream_version});
+  if (!setup) return report_error(setup.error());
+  const std::string& db_path = setup->db_path;
+  const LoadedConfig& loaded = setup->loaded;
+  CleanupMeasurement& m = setup->m;
+  const BudgetOptions& bo = setup->budget_opts;
   BudgetInputs bi;
   auto budget_now = budget_now_and_reset(fs, bo, m, &bi);
   const model::CleanupPlan plan = model::plan_cleanup(m.input);
 
   output::RunbookInput in;
   in.generated_at = utc_now();
-  in.db_path = *db;
-  in.config_path = loaded->path;
+  in.db_path = db_path;
+  in.config_path = loaded.path;
   in.meta_path = m.input.meta_path;
   in.layout = formats::to_string(m.input.layout);
   in.litestream_version = bi.detected_version;
@@ -113,7 +102,7 @@ int run_runbook(const RunbookArgs& args) {
       if (safe && i.kind == "ltx_tmp") in_flight = true;
     }
     const auto after = model::budget_input_after_removal(
-        bi.input, *db,
+        bi.input, db_path,
         {plan.safe_if_stopped.allocated_bytes, plan.safe_if_stopped.size_bytes, in_flight, false});
     if (auto r = model::compute_budget(after)) in.budget_after_cleanup = *r;
   } else {
@@ -123,8 +112,8 @@ int run_runbook(const RunbookArgs& args) {
 
   formats::RedactionOptions ro;
   ro.show_replica_paths = args.show_replica_paths;
-  const formats::Redactor red = loaded->config
-                                    ? formats::make_redactor(*loaded->config, process_env(), ro)
+  const formats::Redactor red = loaded.config
+                                    ? formats::make_redactor(*loaded.config, process_env(), ro)
                                     : formats::Redactor(ro);
   print(output::build_runbook(in), red, args.format);
   return kExitOk;
