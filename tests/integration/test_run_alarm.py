@@ -188,6 +188,23 @@ class ExitStatusTest(unittest.TestCase):
         self.assertIn("exit_status=137", run.event_lines("litestream_exited")[0])
         self.assertIsNone(sv.alarm_doc(state))
 
+    def test_ltxguard_killed_with_sigkill_takes_litestream_down_with_sigterm(self):
+        # kill -9 or the OOM killer leaves no chance to stop the child: the kernel's
+        # parent-death signal must, or Litestream goes on filling the disk unguarded.
+        fs, db, config, root = sv.small_db_setup(self)
+        state = os.path.join(root, "state")
+        got_term = os.path.join(root, "got-sigterm")
+        script = sv.fake_litestream(self, f"trap 'touch {got_term}; exit 0' TERM\nwhile :; do sleep 0.1; done")
+        run = sv.Run(self, run_args(state), [script, "replicate", "-config", config], marker=script)
+        run.wait_for_event("litestream_started", 15)
+        child = run.child_pid()
+        self.assertIsNotNone(child)
+        self.assertFalse(gone(child))
+        run.proc.send_signal(signal.SIGKILL)
+        run.wait(20)
+        ltxg.wait_until(lambda: sv.pids_mentioning(script) == [], 10, message="Litestream to end")
+        self.assertTrue(os.path.exists(got_term), "the child did not get SIGTERM")
+
 
 class AlarmTest(unittest.TestCase):
     def test_the_alarm_survives_a_restart_and_clears_only_after_a_passing_preflight(self):

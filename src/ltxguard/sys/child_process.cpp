@@ -60,7 +60,9 @@ std::string StopOutcome::describe() const {
 }
 
 util::Result<ChildProcess> ChildProcess::start(const std::vector<std::string>& argv) {
-  auto spawned = spawn_piped(argv);
+  // SIGTERM, as systemd would stop it: if ltxguard itself is killed, Litestream must not go
+  // on unguarded. SIGKILL would also end a healthy Litestream mid-upload.
+  auto spawned = spawn_piped(argv, SpawnOptions{.parent_death_signal = SIGTERM});
   if (!spawned) return util::fail(spawned.error());
   return ChildProcess(std::move(*spawned));
 }

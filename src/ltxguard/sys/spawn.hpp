@@ -22,9 +22,17 @@ struct SpawnedChild {
   util::UniqueFd stderr_fd;
 };
 
+struct SpawnOptions {
+  // Sent to the child when this process dies, however it dies (PR_SET_PDEATHSIG): a
+  // supervisor killed with SIGKILL must not leave Litestream running unguarded. 0 = none.
+  // The kernel sends it when the *thread* that spawned exits: spawn from the main thread.
+  int parent_death_signal = 0;
+};
+
 // argv[0] is looked up in PATH only when it has no '/'. Errors: invalid_input for an empty
 // argv, not_found "program not found" (path = argv[0]), io otherwise.
-[[nodiscard]] util::Result<SpawnedChild> spawn_piped(const std::vector<std::string>& argv);
+[[nodiscard]] util::Result<SpawnedChild> spawn_piped(const std::vector<std::string>& argv,
+                                                     const SpawnOptions& options = {});
 
 // Waits until pid can be reaped or deadline passes; true (and *status) when reaped.
 [[nodiscard]] bool reap_until(pid_t pid, int pidfd, std::chrono::steady_clock::time_point deadline, int* status);

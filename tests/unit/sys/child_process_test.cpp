@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -156,6 +158,79 @@ TEST(ChildProcessTest, MissingProgramIsNotFound) {
   EXPECT_EQ(c.error().code, util::ErrorCode::not_found);
   EXPECT_EQ(c.error().message, "program not found");
   EXPECT_EQ(c.error().path, "/nonexistent/litestream");
+}
+
+// A supervisor killed with SIGKILL (OOM killer, kill -9) cannot stop its child; the kernel
+// must. The test becomes a subreaper so the orphaned child is reparented to it and its
+// end can be observed.
+TEST(ChildProcessTest, ChildGetsSigtermWhenTheSupervisorIsKilled) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t supervisor = ::fork();
+  ASSERT_GE(supervisor, 0);
+  if (supervisor == 0) {
+    auto c = ChildProcess::start({"sleep", "30"});
+    const pid_t pid = c ? c->pid() : -1;
+    (void)!::write(report[1], &pid, sizeof pid);
+    ::pause();  // killed by the parent below: no destructor runs
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  pid_t child = -1;
+  ASSERT_EQ(::read(report[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
+  ::close(report[0]);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(supervisor, nullptr, 0), supervisor);
+  int status = 0;
+  pid_t reaped = 0;
+  for (int i = 0; i < 500 && reaped == 0; ++i) {
+    reaped = ::waitpid(child, &status, WNOHANG);
+    if (reaped == 0) std::this_thread::sleep_for(10ms);
+  }
+  (void)::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  if (reaped == 0) {
+    ::kill(child, SIGKILL);
+    (void)::waitpid(child, nullptr, 0);
+  }
+  ASSERT_EQ(reaped, child) << "the orphaned child was still running 5 s after its supervisor died";
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+}
+
+// A daemon may be started with stdin and stdout closed: the spawn's pipes then land on fds 0
+// and 1, and a naive dup2 onto 0..2 would clobber or keep close-on-exec on them.
+TEST(ChildProcessTest, ClosedStdinAndStdoutInTheParentStillGiveTheChildItsPipes) {
+  const int saved_in = ::dup(0);
+  const int saved_out = ::dup(1);
+  ASSERT_GE(saved_in, 0);
+  ASSERT_GE(saved_out, 0);
+  ::close(0);
+  ::close(1);
+  bool started = false;
+  int out_fd = -1;
+  Captured out, err;
+  ExitStatus status;
+  {
+    auto c = ChildProcess::start({"sh", "-c", "cat; echo out; echo err >&2"});
+    started = c.has_value();
+    if (started) {
+      out_fd = c->stdout_fd();
+      out = pump_all(c->stdout_fd());
+      err = pump_all(c->stderr_fd());
+      status = wait_exit(*c);
+    }
+  }  // closes the pipes on 0 and 1 again
+  ::dup2(saved_in, 0);
+  ::dup2(saved_out, 1);
+  ::close(saved_in);
+  ::close(saved_out);
+  ASSERT_TRUE(started);
+  EXPECT_EQ(out_fd, 0);
+  EXPECT_EQ(out.passed_through, "out\n");
+  EXPECT_EQ(err.passed_through, "err\n");
+  EXPECT_EQ(status.code, 0);
 }
 
 }  // namespace
