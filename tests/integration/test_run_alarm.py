@@ -6,6 +6,7 @@ that misbehave on purpose (supervisor.fake_litestream); neither is Litestream.""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -204,6 +205,46 @@ class ExitStatusTest(unittest.TestCase):
         run.wait(20)
         ltxg.wait_until(lambda: sv.pids_mentioning(script) == [], 10, message="Litestream to end")
         self.assertTrue(os.path.exists(got_term), "the child did not get SIGTERM")
+
+
+class OutputTest(unittest.TestCase):
+    def test_a_stdout_nobody_reads_does_not_stall_the_supervisor(self):
+        # A paused pager or a stuck log collector: the child's output is dropped there, the
+        # supervisor goes on sampling and still answers SIGTERM.
+        fs, db, config, root = sv.small_db_setup(self)
+        state = os.path.join(root, "state")
+        script = sv.fake_litestream(self, "while :; do echo 'level=INFO msg=\"chatty line to fill a pipe\"'; done")
+        err_path = os.path.join(root, "stderr")
+        with open(err_path, "wb") as err:
+            proc = subprocess.Popen([ltxg.ltxguard_bin(), "run", *run_args(state), "--",
+                                     script, "replicate", "-config", config],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                    start_new_session=True)
+
+        def cleanup():
+            if proc.poll() is None:
+                sv.kill_group_and_pid(proc.pid)
+                proc.wait(timeout=10)
+            proc.stdout.close()
+            for pid in sv.pids_mentioning(script):
+                sv.kill_group_and_pid(pid)
+        self.addCleanup(cleanup)
+
+        def stderr():
+            with open(err_path, errors="replace") as f:
+                return f.read()
+        ltxg.wait_until(lambda: "event=output_dropped" in stderr() or proc.poll() is not None, 20,
+                        message="event=output_dropped")
+        self.assertIsNone(proc.poll(), stderr())
+        self.assertRegex(stderr(), r'level=WARN msg="our stdout or stderr is not being read.*'
+                                   r'event=output_dropped .*stdout_dropped_bytes=[1-9]')
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("ltxguard run stalled on its full stdout:\n" + stderr()[-2000:])
+        self.assertEqual(code, 0, stderr()[-2000:])
+        self.assertIn("event=litestream_stopped", stderr())
 
 
 class AlarmTest(unittest.TestCase):

@@ -167,5 +167,41 @@ class CompletionTest(unittest.TestCase):
         self.assertIn("bash", self.complete("run", "--", "bas"))
 
 
+def logged_events():
+    """Every event name the code logs: `log(Level::x, "name"`, `refuse(log, code, "name"` and
+    the watch model's `WatchEvent`s."""
+    names = set()
+    cmd = opslib.src("src", "ltxguard", "cmd")
+    for name in os.listdir(cmd):
+        if name.endswith(".cpp"):
+            text = opslib.read(os.path.join(cmd, name))
+            names |= set(re.findall(r'Level::[a-z]+,\s*"([a-z_]+)"', text))
+            names |= set(re.findall(r'refuse\(log,\s*\w+,\s*"([a-z_]+)"', text))
+    model = opslib.read(opslib.src("src", "ltxguard", "model", "watch_model.cpp"))
+    names |= set(re.findall(r'std::string\(kMessageId\w+\),\s*"([a-z_]+)"', model))
+    return names
+
+
+class EventsDocTest(unittest.TestCase):
+    def test_every_logged_event_is_documented_and_every_documented_one_is_logged(self):
+        code = logged_events()
+        # The scan must see the events users alert on, or it proves nothing.
+        for must in ("protective_stop", "alarm_latched", "disk_full", "wedge", "state_change",
+                     "preflight_refused", "litestream_exited", "output_dropped"):
+            self.assertIn(must, code)
+        doc = opslib.read(opslib.src("docs", "events.md"))
+        documented = set(re.findall(r"^\| `([a-z_]+)` \|", doc, re.M))
+        self.assertEqual(sorted(code - documented), [], "logged but not in docs/events.md")
+        self.assertEqual(sorted(documented - code), [], "in docs/events.md but never logged")
+
+    def test_message_ids_in_the_doc_are_the_codes(self):
+        header = opslib.read(opslib.src("src", "ltxguard", "model", "watch_model.hpp"))
+        ids = dict(re.findall(r'kMessageId(\w+) = "([0-9a-f]{32})"', header))
+        self.assertEqual(len(ids), 5)
+        doc = opslib.read(opslib.src("docs", "events.md"))
+        for message_id in ids.values():
+            self.assertIn(f"`{message_id}`", doc)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -68,6 +68,7 @@ struct Supervisor {
   std::deque<std::string> recent;
   sys::ReservedFile scratch;
   sys::ReservedFile ballast;
+  bool warned_dropped = false;
 
   // Reads what the child wrote; returns true when a disk-full line was among it.
   bool drain() {
@@ -82,6 +83,16 @@ struct Supervisor {
       if (recent.size() > kRecentLines) recent.pop_front();
     }
     if (!lines.empty()) loop.sampler().add_log_lines(std::move(lines));
+    if (!warned_dropped && out.dropped_bytes() + err.dropped_bytes() > 0) {
+      // Once: the reader of our output stalls, so this line may well be dropped too; the
+      // scan above still saw every line.
+      warned_dropped = true;
+      log.log(Logger::Level::warning, "output_dropped",
+              "our stdout or stderr is not being read: Litestream's output is dropped there, not waited for "
+              "(its lines are still scanned)",
+              {{"stdout_dropped_bytes", std::to_string(out.dropped_bytes())},
+               {"stderr_dropped_bytes", std::to_string(err.dropped_bytes())}});
+    }
     return disk_full;
   }
 
@@ -360,7 +371,7 @@ int run_supervisor(const RunArgs& in) {
 
   Supervisor sup{args, *loaded, policy->policy, wl, child, log,
                  sys::OutputPump(child.stdout_fd(), STDOUT_FILENO), sys::OutputPump(child.stderr_fd(), STDERR_FILENO),
-                 {}, std::move(scratch), std::move(ballast), {}};
+                 {}, std::move(scratch), std::move(ballast), false, {}};
 
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(args.watch.interval_seconds * 1000.0));
   auto next_tick = Clock::now();

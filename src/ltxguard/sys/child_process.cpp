@@ -3,10 +3,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include <fmt/format.h>
 
@@ -30,16 +34,27 @@ ExitStatus decode(int status) {
   return e;
 }
 
-void write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return;  // our own stdout is gone (EPIPE) or full: the child's output is dropped, not fatal
+// Writes what the destination takes right now and returns how much that was. Never blocks:
+// a reader of our stdout that stops reading (a paused pager, a stuck log collector) must not
+// stall the sampling that protects the disk. A pipe that polls writable has a free slot, so a
+// write of at most PIPE_BUF then completes at once; a socket is sent to with MSG_DONTWAIT.
+size_t write_available(int fd, bool is_socket, const char* p, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const size_t chunk = std::min<size_t>(n - done, PIPE_BUF);
+    ssize_t w;
+    if (is_socket) {
+      w = ::send(fd, p + done, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      pollfd pfd{fd, POLLOUT, 0};
+      if (::poll(&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0) break;
+      w = ::write(fd, p + done, chunk);
     }
-    p += w;
-    n -= static_cast<size_t>(w);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;  // full (EAGAIN) or gone (EPIPE): the rest is dropped, not fatal
+    done += static_cast<size_t>(w);
   }
+  return done;
 }
 
 }  // namespace
@@ -146,7 +161,10 @@ StopOutcome ChildProcess::stop(std::chrono::milliseconds grace, const std::funct
 }
 
 OutputPump::OutputPump(int from_fd, int to_fd, size_t max_line_bytes)
-    : from_fd_(from_fd), to_fd_(to_fd), max_line_bytes_(max_line_bytes == 0 ? 1 : max_line_bytes) {}
+    : from_fd_(from_fd), to_fd_(to_fd), max_line_bytes_(max_line_bytes == 0 ? 1 : max_line_bytes) {
+  struct stat st {};
+  to_socket_ = to_fd >= 0 && ::fstat(to_fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
 
 std::vector<std::string> OutputPump::pump() {
   std::vector<std::string> lines;
@@ -163,7 +181,7 @@ std::vector<std::string> OutputPump::pump() {
       break;
     }
     const size_t got = static_cast<size_t>(n);
-    write_all(to_fd_, buf, got);
+    dropped_bytes_ += got - write_available(to_fd_, to_socket_, buf, got);
     for (size_t i = 0; i < got; ++i) {
       if (buf[i] == '\n') {
         lines.push_back(std::move(partial_));

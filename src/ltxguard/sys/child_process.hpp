@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -76,6 +77,8 @@ class ChildProcess {
 };
 
 // Copies a child's stream to one of our fds unchanged and cuts it into lines for scanning.
+// Copying never blocks: what the destination cannot take at once is dropped and counted,
+// while every line is still scanned.
 class OutputPump {
  public:
   // Neither fd is owned. A line longer than max_line_bytes is cut there (the rest of it
@@ -85,10 +88,14 @@ class OutputPump {
   // without their '\n'; at EOF the unterminated rest is returned as a last line.
   std::vector<std::string> pump();
   [[nodiscard]] bool at_eof() const { return eof_; }
+  // Bytes read from the child that our destination did not take.
+  [[nodiscard]] uint64_t dropped_bytes() const { return dropped_bytes_; }
 
  private:
   int from_fd_;
   int to_fd_;
+  bool to_socket_ = false;
+  uint64_t dropped_bytes_ = 0;
   size_t max_line_bytes_;
   std::string partial_;
   bool eof_ = false;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +139,75 @@ TEST(ChildProcessTest, OverlongLinesAreCut) {
   const Captured out = pump_all(c->stdout_fd(), 10);
   EXPECT_EQ(out.lines, (std::vector<std::string>{"xxxxxxxxxx", "xxxxxxxxxx", "xxxxx"}));
   EXPECT_EQ(out.passed_through.size(), 26u);
+}
+
+// Fills fd (blocking) until it takes no more, through a temporary O_NONBLOCK.
+void fill(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  ASSERT_EQ(::fcntl(fd, F_SETFL, flags | O_NONBLOCK), 0);
+  const std::string chunk(4096, 'x');
+  while (::write(fd, chunk.data(), chunk.size()) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  ASSERT_EQ(::fcntl(fd, F_SETFL, flags), 0);
+}
+
+// A paused pager or a stuck log collector on our stdout must not stall the supervisor: the
+// pump drops what the destination cannot take, and still returns every line to scan.
+void expect_pump_does_not_block_on(int to_fd) {
+  fill(to_fd);
+  int from[2];
+  ASSERT_EQ(::pipe2(from, O_NONBLOCK), 0);
+  const std::string text = "level=ERROR msg=\"sync error\"\nsecond\n";
+  ASSERT_EQ(::write(from[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  OutputPump pump(from[0], to_fd);
+  ::alarm(10);  // a pump that blocks would hang the test: end it loudly instead
+  const auto lines = pump.pump();
+  ::alarm(0);
+  ::close(from[0]);
+  ::close(from[1]);
+  EXPECT_EQ(lines, (std::vector<std::string>{"level=ERROR msg=\"sync error\"", "second"}));
+  EXPECT_EQ(pump.dropped_bytes(), text.size());
+}
+
+TEST(ChildProcessTest, PumpDropsWhatAFullPipeCannotTakeInsteadOfBlocking) {
+  int to[2];
+  ASSERT_EQ(::pipe(to), 0);
+  expect_pump_does_not_block_on(to[1]);
+  ::close(to[0]);
+  ::close(to[1]);
+}
+
+TEST(ChildProcessTest, PumpDropsWhatAFullSocketCannotTakeInsteadOfBlocking) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  expect_pump_does_not_block_on(sv[0]);
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
+TEST(ChildProcessTest, PumpCountsNothingDroppedWhenTheReaderKeepsUp) {
+  int to[2];
+  ASSERT_EQ(::pipe2(to, O_NONBLOCK), 0);
+  int from[2];
+  ASSERT_EQ(::pipe2(from, O_NONBLOCK), 0);
+  const std::string text(100'000, 'y');  // more than one pipe buffer, drained as it goes
+  size_t written = 0;
+  std::string got;
+  char buf[65536];
+  OutputPump pump(from[0], to[1]);
+  while (got.size() < text.size()) {
+    if (written < text.size()) {
+      const ssize_t w = ::write(from[1], text.data() + written, text.size() - written);
+      if (w > 0) written += static_cast<size_t>(w);
+    }
+    (void)pump.pump();
+    ssize_t n;
+    while ((n = ::read(to[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(got, text);
+  EXPECT_EQ(pump.dropped_bytes(), 0u);
+  for (int fd : {to[0], to[1], from[0], from[1]}) ::close(fd);
 }
 
 TEST(ChildProcessTest, DestructorKillsAndReapsARunningChild) {
