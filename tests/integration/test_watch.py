@@ -157,6 +157,49 @@ class Watch03Test(unittest.TestCase):
         self.assertEqual(set(states), {"ok"})
 
 
+class SpaceGuardTest(unittest.TestCase):
+    def test_a_sudden_fill_is_sampled_at_once_not_at_the_next_interval(self):
+        # Free space is re-read every 100 ms between samples: losing half the room above the
+        # reserve brings the next sample forward. With a 10 s interval the state must still
+        # turn within a few seconds of the fill.
+        fs = ltxg.tmpfs(self, 64 * MiB)
+        db = os.path.join(fs, "app.db")
+        ltxg.make_db(db, 64 * KiB)
+        log = os.path.join(ltxg.temp_dir(self), "litestream.log")
+        open(log, "w").close()
+        config = os.path.join(ltxg.temp_dir(self), "litestream.yml")
+        with open(config, "w") as f:
+            f.write(f"dbs:\n  - path: {db}\n    replicas:\n      - type: file\n        path: /nonexistent/replica\n")
+        w = Watcher(self, db, config, log, "--litestream-version", "0.5.12", interval="10")
+        self.assertEqual(w.states(), ["ok"])
+        filler = os.path.join(fs, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * (62 * MiB))
+        filled_at = time.monotonic()
+        ltxg.wait_until(lambda: "critical" in w.states(), 5, message="state critical within 5 s of the fill")
+        self.assertLess(time.monotonic() - filled_at, 5)
+        critical = next(r for r in w.records() if r["databases"][0]["state"] == "critical")
+        self.assertLess(critical["filesystems"][0]["avail_bytes"], critical["filesystems"][0]["reserve_bytes"])
+        self.assertLess(critical["time_ms"] - w.records()[0]["time_ms"], 9000)
+        self.assertRegex(w.stderr(), r'level=ERROR msg="[^"]*ok -> critical[^"]*" event=state_change')
+
+    def test_a_steady_disk_takes_no_extra_samples(self):
+        fs = ltxg.tmpfs(self, 64 * MiB)
+        db = os.path.join(fs, "app.db")
+        ltxg.make_db(db, 64 * KiB)
+        log = os.path.join(ltxg.temp_dir(self), "litestream.log")
+        open(log, "w").close()
+        config = os.path.join(ltxg.temp_dir(self), "litestream.yml")
+        with open(config, "w") as f:
+            f.write(f"dbs:\n  - path: {db}\n    replicas:\n      - type: file\n        path: /nonexistent/replica\n")
+        w = Watcher(self, db, config, log, "--litestream-version", "0.5.12", interval="10")
+        # Small writes (under the guard's 1 MiB) do not bring a sample forward.
+        with open(os.path.join(fs, "small"), "wb") as f:
+            f.write(b"\0" * (512 * KiB))
+        time.sleep(3)
+        self.assertEqual(len(w.records()), 1, w.records())
+
+
 class WatchInputTest(unittest.TestCase):
     def setUp(self):
         self.root = ltxg.temp_dir(self)

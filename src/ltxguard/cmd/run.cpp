@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -22,6 +23,7 @@
 #include "ltxguard/formats/litestream_argv.hpp"
 #include "ltxguard/formats/litestream_log.hpp"
 #include "ltxguard/model/protective_stop.hpp"
+#include "ltxguard/model/space_guard.hpp"
 #include "ltxguard/sys/child_process.hpp"
 #include "ltxguard/sys/reserved_file.hpp"
 #include "ltxguard/sys/safe_remove.hpp"
@@ -391,10 +393,12 @@ int run_supervisor(const RunArgs& in) {
     if (!sup.out.at_eof()) fds[n++] = pollfd{child.stdout_fd(), POLLIN, 0};
     if (!sup.err.at_eof()) fds[n++] = pollfd{child.stderr_fd(), POLLIN, 0};
     if (child.exit_fd() >= 0) fds[n++] = pollfd{child.exit_fd(), POLLIN, 0};
+    // Woken at least every space-guard poll, and without a pidfd to notice the child's exit.
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count();
-    (void)::poll(fds, n, child.exit_fd() >= 0 ? static_cast<int>(std::max<int64_t>(0, wait)) : std::min<int>(static_cast<int>(std::max<int64_t>(0, wait)), 100));
-    // A disk-full line is acted on now, not at the next tick.
+    (void)::poll(fds, n, static_cast<int>(std::clamp<int64_t>(wait, 0, model::kSpaceGuardPollMs)));
+    // A disk-full line, or free space falling fast, is acted on now, not at the next tick.
     if (sup.drain()) next_tick = Clock::now();
+    if (wl.space_guard_due()) next_tick = Clock::now();
 
     signalfd_siginfo si{};
     if (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {

@@ -2,12 +2,14 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
 #include "ltxguard/cmd/common.hpp"
 #include "ltxguard/cmd/watch_loop.hpp"
+#include "ltxguard/model/space_guard.hpp"
 #include "ltxguard/sys/notify.hpp"
 
 namespace ltxguard::cmd {
@@ -36,22 +38,28 @@ int run_watch(const WatchArgs& args) {
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(args.interval_seconds * 1000.0));
   const auto started_at = std::chrono::steady_clock::now();
   auto next_tick = started_at;
+  const auto duration = std::chrono::milliseconds(static_cast<int64_t>(args.duration_seconds * 1000.0));
   for (;;) {
     (void)(*loop)->tick(wall_ms());
     next_tick += interval;
-    const auto now = std::chrono::steady_clock::now();
-    if (args.duration_seconds > 0 &&
-        now - started_at >= std::chrono::milliseconds(static_cast<int64_t>(args.duration_seconds * 1000.0))) {
-      break;
+    if (args.duration_seconds > 0 && std::chrono::steady_clock::now() - started_at >= duration) break;
+    if (next_tick < std::chrono::steady_clock::now()) next_tick = std::chrono::steady_clock::now();  // no burst
+    // Wait for the next tick in space-guard polls: free space falling fast brings it forward.
+    int sig = -1;
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_tick || (*loop)->space_guard_due()) break;
+      const auto wait = std::min<std::chrono::nanoseconds>(next_tick - now,
+                                                           std::chrono::milliseconds(model::kSpaceGuardPollMs));
+      timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
+      sig = sigtimedwait(&stop_signals, nullptr, &ts);
+      if (sig == SIGTERM || sig == SIGINT) break;
     }
-    if (next_tick < now) next_tick = now;  // fell behind: do not burst to catch up
-    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(next_tick - now);
-    timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
-    const int sig = sigtimedwait(&stop_signals, nullptr, &ts);
     if (sig == SIGTERM || sig == SIGINT) {
       (*loop)->logger().log(output::Logger::Level::info, "watch_stopped", fmt::format("stopping on signal {}", sig));
       break;
     }
+    next_tick = std::min(next_tick, std::chrono::steady_clock::now());
   }
   sys::notify_stopping();
   return kExitOk;

@@ -11,6 +11,7 @@
 #include "ltxguard/cmd/version.hpp"
 #include "ltxguard/collect/database.hpp"
 #include "ltxguard/model/reserve.hpp"
+#include "ltxguard/model/space_guard.hpp"
 #include "ltxguard/output/textfile.hpp"
 #include "ltxguard/sys/notify.hpp"
 #include "ltxguard/util/bytes.hpp"
@@ -115,6 +116,8 @@ struct WatchLoop::Private {
   bool record_failing = false;
   bool ready_sent = false;
   bool watchdog = false;
+  std::vector<model::FsRoom> rooms_at_sample;  // the space guard's baseline
+  std::chrono::steady_clock::time_point guard_polled_at{};
 };
 
 WatchLoop::WatchLoop() = default;
@@ -327,8 +330,37 @@ std::vector<model::WatchEvent> WatchLoop::tick(int64_t now_ms, const std::vector
   sys::notify_status(sys::notify_status_line(status_line()));
   if (p.watchdog) sys::notify_watchdog();
   logger_->flush_suppressed();
+  p.rooms_at_sample.clear();
+  for (const auto& f : s.filesystems) {
+    p.rooms_at_sample.push_back(
+        {f.dev, model::room_bytes(args_.app_runs_as_root ? f.free_bytes : f.avail_bytes, model_->reserve_bytes(f.dev))});
+  }
   last_sample_ = std::move(s);
   return events;
+}
+
+bool WatchLoop::space_guard_due() {
+  Private& p = *p_;
+  const auto now = std::chrono::steady_clock::now();
+  if (p.rooms_at_sample.empty() || now - p.guard_polled_at < std::chrono::milliseconds(model::kSpaceGuardPollMs)) {
+    return false;
+  }
+  p.guard_polled_at = now;
+  std::vector<model::FsRoom> rooms;
+  auto add = [&](const std::string& path) {
+    auto st = sys::fs_space(path);
+    if (!st) return;  // a meta dir not created yet; the next sample says why
+    for (const auto& r : rooms) {
+      if (r.dev == st->dev) return;
+    }
+    rooms.push_back({st->dev, model::room_bytes(args_.app_runs_as_root ? st->free_bytes : st->avail_bytes,
+                                                model_->reserve_bytes(st->dev))});
+  };
+  for (const auto& t : targets_) {
+    add(std::filesystem::path(t.db_path).parent_path().string());
+    add(t.db_config.meta_path);
+  }
+  return model::sample_due(p.rooms_at_sample, rooms);
 }
 
 }  // namespace ltxguard::cmd

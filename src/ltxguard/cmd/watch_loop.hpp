@@ -43,6 +43,11 @@ class WatchLoop {
   // Returns the model's events of this tick (already logged).
   std::vector<model::WatchEvent> tick(int64_t now_ms, const std::vector<LoopEvent>& extra = {});
 
+  // The space guard, to call as often as convenient (it reads at most every
+  // kSpaceGuardPollMs): true when free space on a watched filesystem is falling so fast that
+  // the next sample should be taken now (model::sample_due).
+  [[nodiscard]] bool space_guard_due();
+
   // From now on /healthz answers `status` with `body` whatever the model says (the supervisor's
   // failed state after a protective stop). The STATUS= line follows it too.
   void override_health(int status, std::string body);

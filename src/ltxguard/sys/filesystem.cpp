@@ -491,7 +491,7 @@ util::Result<FileStat> RealFileSystem::stat(const std::string& path) const {
   return from_stat(st);
 }
 
-util::Result<FsStats> RealFileSystem::fs_stats(const std::string& path) const {
+util::Result<FsStats> fs_space(const std::string& path) {
   // One O_PATH fd for both calls, so st_dev and statvfs describe the same filesystem.
   util::UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
   if (!fd.valid()) return fail(sys_error(errno, path, "cannot open"));
@@ -510,6 +510,13 @@ util::Result<FsStats> RealFileSystem::fs_stats(const std::string& path) const {
   s.inodes_total = vfs.f_files;
   s.inodes_free = vfs.f_ffree;
   s.inodes_avail = vfs.f_favail;
+  return s;
+}
+
+util::Result<FsStats> RealFileSystem::fs_stats(const std::string& path) const {
+  auto space = fs_space(path);
+  if (!space) return space;
+  FsStats s = std::move(*space);
 
   // The mount is a description, not a number we decide on: failing to find it is not fatal.
   auto text = read_text(mountinfo_path_, kMaxMountinfoBytes);
@@ -517,7 +524,7 @@ util::Result<FsStats> RealFileSystem::fs_stats(const std::string& path) const {
   if (!text || !canonical) return s;
   const auto mounts = formats::parse_mountinfo(*text);
   const formats::MountEntry* m =
-      formats::find_mount(mounts, major(st.st_dev), minor(st.st_dev), *canonical);
+      formats::find_mount(mounts, major(s.dev), minor(s.dev), *canonical);
   if (m == nullptr) {
     // btrfs subvolumes and overlayfs report an st_dev that mountinfo does not list: fall back
     // to the innermost mount point above the path.

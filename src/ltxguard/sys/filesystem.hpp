@@ -196,6 +196,10 @@ inline constexpr size_t kMaxWatchedDirs = 4096;
 
 [[nodiscard]] bool same_filesystem(const FileStat& a, const FileStat& b);
 
+// statvfs and st_dev of the filesystem holding `path`, without the mount lookup fs_stats does:
+// cheap enough to poll ten times a second (the mount fields stay empty).
+[[nodiscard]] util::Result<FsStats> fs_space(const std::string& path);
+
 // statvfs of the filesystem `path` is on, or will be on once created: a meta dir or replica
 // dir that does not exist yet lands on its nearest existing parent's filesystem.
 [[nodiscard]] util::Result<FsStats> fs_stats_nearest(const FileSystem& fs, const std::string& path);
