@@ -3,8 +3,7 @@
 
     python3 bench/run_all.py            # full sizes -> bench/results/*.json, docs/benchmarks.svg
     python3 bench/run_all.py --quick    # smoke sizes (< 2 min) -> a temp dir, nothing in docs/
-The benches run sequentially (they time each other's neighbours otherwise). The overshoot
-bench of `ltxguard run` is not here yet (it belongs to the supervisor's issue).
+The benches run sequentially (they time each other's neighbours otherwise).
 """
 import argparse
 import json
@@ -22,6 +21,7 @@ FULL = {
     "scale": [],
     "watch_footprint": ["--seconds", "30"],
     "detection_latency": [],
+    "overshoot": ["--repeat", "4"],
 }
 QUICK = {
     "evidence_vs_shell": ["--fs", "tmpfs", "--db-bytes", str(16 * MiB), "--files", "2000",
@@ -33,6 +33,9 @@ QUICK = {
     "detection_latency": ["--db-bytes", str(32 * MiB), "--rate", "4e6", "--repeat", "1",
                           "--modes", "0.5.15", "--baseline-seconds", "3",
                           "--observe-scaled-minutes", "60"],
+    "overshoot": ["--rates", "200", "--repeat", "1", "--fs-bytes", str(512 * MiB),
+                  "--db-bytes", str(128 * MiB), "--grab-at", str(8 * MiB),
+                  "--margin-bytes", str(64 * MiB)],
 }
 
 
@@ -117,7 +120,14 @@ def summarize(results):
                 print(f"  {name}: t0 {row['median']:+.1f} s{extra}"
                       + (f"; {abs(lead):.1f} s {'before' if lead >= 0 else 'AFTER'} the disk "
                          f"is full" if lead is not None else ""))
-
+    ov = load(results, "overshoot")
+    if ov:
+        for row in ov["summary"]:
+            below = ("never below the reserve" if row["never_below"] else
+                     f"BELOW the reserve by up to {row['overshoot_max_bytes'] / MiB:.1f} MiB")
+            print(f"overshoot at {row['rate_mb_per_second']:.0f} MB/s ({row['runs']} runs): stop "
+                  f"{row['t0_to_stop_max_seconds']:.2f} s after t0 at most; free space {below} "
+                  f"(target: never below at 200 MB/s)")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
