@@ -239,9 +239,14 @@ void Logger::log(Level level, std::string_view event, std::string_view message,
                  const Fields& fields, std::optional<int> errno_value) {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto now = options_.monotonic_clock();
+  // The level and the state a change leads to are part of the key: a database going on from
+  // warning to critical within the interval is news, not a repeat.
   std::string key(event);
   key += '\0';
   if (auto db = fields.find("db"); db != fields.end()) key += db->second;
+  key += '\0';
+  key += level_name(level);
+  if (auto state = fields.find("STATE"); state != fields.end()) key += '\0' + state->second;
 
   Entry entry{level, std::string(event), bounded_string(message), {}, errno_value};
   for (const auto& [k, v] : fields) entry.fields.emplace(k, bounded_string(v));

@@ -28,8 +28,9 @@ inline constexpr size_t kMaxRepeatKeys = 4096;
 inline constexpr int kLogWriteTimeoutMs = 100;
 
 struct LoggerOptions {
-  // The same (event, fields["db"]) is written at most once per interval; later repeats are
-  // counted and the next line written for the key carries suppressed=N.
+  // The same (event, fields["db"], level, fields["STATE"]) is written at most once per
+  // interval; later repeats are counted and the next line written for the key carries
+  // suppressed=N. A change to another state or level is always written.
   std::chrono::seconds repeat_interval{60};
   // Where text and JSON lines go, and where a journald sink falls back when journald refuses
   // an entry. Not owned.

@@ -167,6 +167,30 @@ TEST_F(LoggerTest, RepeatsWithinTheIntervalAreCountedThenReported) {
   EXPECT_EQ(log.suppressed_total(), 5u);
 }
 
+// Seen in the field: ok -> warning, then warning -> critical 20 s later was swallowed as a
+// repeat of the same (event, db), so the ERROR an operator alerts on never reached the log.
+TEST_F(LoggerTest, AChangeToAnotherStateOrLevelIsNeverARepeat) {
+  LoggerOptions o = options();
+  o.repeat_interval = 60s;
+  Logger log(Logger::Sink::text, "ltxguard", o);
+  log.log(Level::warning, "state_change", "ok -> warning", {{"db", "/a.db"}, {"STATE", "warning"}});
+  elapsed_ = 20s;
+  log.log(Level::error, "state_change", "warning -> critical", {{"db", "/a.db"}, {"STATE", "critical"}});
+  elapsed_ = 25s;
+  log.log(Level::error, "state_change", "critical -> wedged", {{"db", "/a.db"}, {"STATE", "wedged"}});
+  elapsed_ = 30s;
+  log.log(Level::error, "protective_stop", "stopping", {{"db", "/a.db"}});
+  log.log(Level::warning, "protective_stop", "a warning about it", {{"db", "/a.db"}});
+  elapsed_ = 40s;  // the same state again within the interval: a repeat
+  log.log(Level::error, "state_change", "again critical", {{"db", "/a.db"}, {"STATE", "critical"}});
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_NE(got[1].find("msg=\"warning -> critical\""), std::string::npos) << got[1];
+  EXPECT_NE(got[2].find("msg=\"critical -> wedged\""), std::string::npos) << got[2];
+  EXPECT_NE(got[4].find("level=WARN msg=\"a warning about it\""), std::string::npos) << got[4];
+  EXPECT_EQ(log.suppressed_total(), 1u);
+}
+
 TEST_F(LoggerTest, FlushReportsTheLastRepeatOnceTheIntervalPassed) {
   LoggerOptions o = options();
   o.repeat_interval = 60s;
