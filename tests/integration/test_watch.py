@@ -115,6 +115,9 @@ class Watch05Test(unittest.TestCase):
         err = w.stderr()
         self.assertRegex(err, r'level=ERROR msg="[^"]*disk full[^"]*" event=disk_full .*errno=28')
         self.assertRegex(err, r"level=ERROR msg=\"[^\"]*wedged: .* event=wedge")
+        # Every change of state is logged, the critical one within seconds of the warning too.
+        self.assertRegex(err, r'level=WARN msg="[^"]*ok -> warning[^"]*" event=state_change')
+        self.assertRegex(err, r'level=ERROR msg="[^"]*warning -> critical[^"]*" event=state_change')
         # Each transition is logged once: no flood while the disk stays full.
         self.assertEqual(err.count("event=wedge "), 1, err)
 
