@@ -177,6 +177,7 @@ ReplicaState metrics_replica_state(const formats::ReplicaConfig& replica, const 
   r.source = "metrics";
   std::optional<double> shadow;
   std::optional<double> replica_index;
+  std::optional<double> replica_offset;
   std::optional<double> txid;
   for (const auto& s : samples) {
     const std::string db = label(s, "db");
@@ -184,10 +185,16 @@ ReplicaState metrics_replica_state(const formats::ReplicaConfig& replica, const 
     if (s.name == "litestream_shadow_wal_index") shadow = s.value;
     if (s.name == "litestream_txid") txid = s.value;
     if (s.name == "litestream_replica_wal_index" && label(s, "name") == r.name) replica_index = s.value;
+    if (s.name == "litestream_replica_wal_offset" && label(s, "name") == r.name) replica_offset = s.value;
   }
   if (shadow && replica_index) {
     r.known = true;
     r.wal_index = static_cast<uint32_t>(*replica_index);
+    // The index moves only when the WAL rolls over; the offset moves with every sync, so a
+    // healthy replica is seen advancing each second, not every few.
+    if (replica_offset && *replica_offset >= 0 && *replica_offset <= 4294967295.0) {
+      r.wal_offset = static_cast<uint32_t>(*replica_offset);
+    }
     const double gap = *shadow - *replica_index;
     r.reason = fmt::format("metrics: shadow WAL index {:.0f}, replica WAL index {:.0f} (gap {:.0f})", *shadow,
                            *replica_index, gap);

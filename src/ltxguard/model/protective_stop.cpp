@@ -46,10 +46,13 @@ std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& 
     // rate still remembers it.
     const bool bounded_write_fits =
         st.headroom_bytes >= 0 && (st.remaining_staging_bytes > 0 || st.staging_bounded);
+    const bool seen_stalled = st.replica_stalled_ms && *st.replica_stalled_ms >= kReplicaStallForStopMs;
     for (Condition c : st.conditions) {
-      if (c == Condition::forecast && bounded_write_fits) continue;
-      const bool replica_stalled =
-          st.replica_blocked || !st.replica_stalled_ms || *st.replica_stalled_ms >= kReplicaStallForStopMs;
+      bool replica_stalled = st.replica_blocked || seen_stalled || !st.replica_stalled_ms;
+      if (c == Condition::forecast) {
+        if (bounded_write_fits || st.forecast_span_ms < kForecastSpanForStopMs) continue;
+        replica_stalled = st.replica_blocked || seen_stalled || st.error_lines_in_window > 0;
+      }
       const bool stop = is_litestream_failure(c) ||
                         (litestream_share_percent(st.attribution).value_or(0) >= kStopSharePercent && replica_stalled);
       if (stop && (!chosen || static_cast<int>(c) < static_cast<int>(*chosen))) chosen = c;

@@ -24,6 +24,11 @@ inline constexpr int64_t kStopSharePercent = 50;
 // advances every second; a stuck one stops advancing. Three one-second syncs missed is a
 // stall, not jitter.
 inline constexpr int64_t kReplicaStallForStopMs = 3'000;
+// A forecast extrapolates, so it stops Litestream only when it rests on this many seconds of
+// samples: right after a start, 0.3 copies the WAL into its shadow WAL at several times the
+// app's rate until the first checkpoint, and five seconds of that is no trend (field test: a
+// healthy S3 replica was stopped 5 s after the start).
+inline constexpr int64_t kForecastSpanForStopMs = 20'000;
 
 struct StopDecision {
   std::string db_path;
@@ -42,7 +47,11 @@ struct StopDecision {
 
 // A forecast is no reason to stop while the remaining staging write is known and fits above
 // the reserve (headroom_bytes >= 0): a healthy first sync's own rate would otherwise be
-// extrapolated past its end.
+// extrapolated past its end. Nor is it without evidence that the replica is not keeping up:
+// blocked, an observed position stalled for kReplicaStallForStopMs, or Litestream ERROR lines
+// in the window; an unobservable position (a remote replica without `addr:`) is no such
+// evidence. A breach that is happening (full, below_reserve) counts an unobservable position
+// as stalled: the reserve is being eaten now.
 // The first database (in `status` order) whose conditions call for a stop, with its most
 // severe such condition (Condition order); nullopt to keep Litestream running. Uses only
 // DbStatus::conditions of the latest sample, never the hysteresis state: a state held from

@@ -287,6 +287,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     }
     if (secs && (!st.seconds_to_reserve_breach || *secs < *st.seconds_to_reserve_breach)) {
       st.seconds_to_reserve_breach = secs;
+      st.forecast_span_ms = span_ms;
     }
     if (within) {
       findings.push_back(
@@ -295,6 +296,10 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
                        hb(reserve), fs->mount, *secs, rate, cfg_.lead_time_seconds),
            Condition::forecast});
     }
+  }
+
+  for (const auto& w : window_) {
+    if (const DbSample* d = find_db(w, db.db_path)) st.error_lines_in_window = add_sat(st.error_lines_in_window, d->new_error_lines);
   }
 
   // Attribution on the database's filesystem: the one the app's WAL needs.

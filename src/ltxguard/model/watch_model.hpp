@@ -112,6 +112,10 @@ struct DbStatus {
   std::optional<int64_t> replica_stalled_ms;
   // A file replica's filesystem is full: the replica cannot advance, whatever it did so far.
   bool replica_blocked = false;
+  // The span of samples seconds_to_reserve_breach was extrapolated from; 0 without a forecast.
+  int64_t forecast_span_ms = 0;
+  // Litestream ERROR lines for this database over the window (sync errors, replica errors).
+  uint64_t error_lines_in_window = 0;
   // The 0.5 model: staging is a snapshot of known size plus small L0 files, never an
   // unbounded copy like 0.3's shadow WAL behind a stuck replica.
   bool staging_bounded = false;

@@ -176,6 +176,27 @@ TEST(ReplicaStateTest, MetricsGiveThe03Gap) {
   EXPECT_TRUE(r.known);
   EXPECT_EQ(*r.wal_index, 4u);
   EXPECT_EQ(r.reason, "metrics: shadow WAL index 7, replica WAL index 4 (gap 3)");
+  EXPECT_EQ(r.wal_offset, 0u);  // not exported: the index alone
+}
+
+// Field test: with the index alone a healthy replica looked stalled for seconds between WAL
+// rollovers; the offset moves with every sync.
+TEST(ReplicaStateTest, MetricsOffsetIsPartOfThePosition) {
+  formats::ReplicaConfig rc;
+  rc.type = "s3";
+  rc.name = "s3";
+  std::vector<formats::PromSample> samples = {
+      {"litestream_shadow_wal_index", {{"db", "/d/app.db"}}, 7},
+      {"litestream_replica_wal_index", {{"db", "/d/app.db"}, {"name", "s3"}}, 7},
+      {"litestream_replica_wal_offset", {{"db", "/d/app.db"}, {"name", "s3"}}, 2191872},
+      {"litestream_replica_wal_offset", {{"db", "/d/app.db"}, {"name", "other"}}, 99},
+  };
+  auto r = metrics_replica_state(rc, "/d/app.db", samples);
+  EXPECT_TRUE(r.known);
+  EXPECT_EQ(r.wal_offset, 2191872u);
+  samples[2].value = -1;  // hostile metrics: ignored, not wrapped
+  r = metrics_replica_state(rc, "/d/app.db", samples);
+  EXPECT_EQ(r.wal_offset, 0u);
 }
 
 TEST(DatabaseTest, SizesAndHeaderWithoutReadingPastByte100) {

@@ -12,6 +12,7 @@ DbStatus status(std::string db, std::vector<Condition> conditions, Attribution a
   st.attribution = a;
   st.reason = "the numbers";
   st.headroom_bytes = -5;
+  st.forecast_span_ms = 30'000;  // a full window behind any forecast
   return st;
 }
 
@@ -50,11 +51,44 @@ TEST(ProtectiveStopTest, SpaceConditionDrivenByTheAppDoesNotStopLitestream) {
 }
 
 TEST(ProtectiveStopTest, SpaceConditionDrivenByStagingAndPinnedWalStops) {
-  auto d = decide_protective_stop({status("/a.db", {Condition::forecast}, consumed(10 << 20, 3 << 20, 2 << 20))});
+  auto d = decide_protective_stop({status("/a.db", {Condition::below_reserve}, consumed(10 << 20, 3 << 20, 2 << 20))});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->condition, Condition::below_reserve);
+  EXPECT_EQ(d->litestream_share_percent, 50);
+  EXPECT_FALSE(
+      decide_protective_stop({status("/a.db", {Condition::below_reserve}, consumed(10 << 20, 3 << 20, 1 << 20))}));
+}
+
+TEST(ProtectiveStopTest, ForecastNeedsAFullSpanOfSamplesBehindIt) {
+  // Field test: 0.3 copying the WAL at 4x the app's rate in its first seconds was extrapolated
+  // into a stop of a healthy replica.
+  DbStatus st = status("/a.db", {Condition::forecast}, consumed(10 << 20, 6 << 20, 2 << 20));
+  st.replica_stalled_ms = kReplicaStallForStopMs;
+  st.forecast_span_ms = 5'000;
+  EXPECT_FALSE(decide_protective_stop({st}));
+  st.forecast_span_ms = kForecastSpanForStopMs;
+  EXPECT_TRUE(decide_protective_stop({st}));
+  // An actual breach needs no span.
+  st.forecast_span_ms = 0;
+  st.conditions = {Condition::below_reserve};
+  EXPECT_TRUE(decide_protective_stop({st}));
+}
+
+TEST(ProtectiveStopTest, ForecastWithAnUnobservableReplicaNeedsLitestreamErrors) {
+  // A remote replica without `addr:`: nothing says whether it keeps up, so a forecast alone
+  // does not stop the backup; Litestream's own ERROR lines do.
+  DbStatus st = status("/a.db", {Condition::forecast}, consumed(10 << 20, 6 << 20, 2 << 20));
+  EXPECT_FALSE(decide_protective_stop({st}));
+  st.error_lines_in_window = 1;
+  auto d = decide_protective_stop({st});
   ASSERT_TRUE(d);
   EXPECT_EQ(d->condition, Condition::forecast);
-  EXPECT_EQ(d->litestream_share_percent, 50);
-  EXPECT_FALSE(decide_protective_stop({status("/a.db", {Condition::forecast}, consumed(10 << 20, 3 << 20, 1 << 20))}));
+  // Below the reserve, an unobservable replica counts as stalled: the reserve is eaten now.
+  st.error_lines_in_window = 0;
+  st.conditions = {Condition::below_reserve};
+  EXPECT_TRUE(decide_protective_stop({st}));
+  st.conditions = {Condition::full};
+  EXPECT_TRUE(decide_protective_stop({st}));
 }
 
 TEST(ProtectiveStopTest, SpaceConditionWhileTheReplicaAdvancesDoesNotStop) {
@@ -80,6 +114,7 @@ TEST(ProtectiveStopTest, ForecastOfABoundedWriteThatFitsDoesNotStop) {
   DbStatus st = status("/a.db", {Condition::forecast}, consumed(10 << 20, 10 << 20, 0));
   st.remaining_staging_bytes = 8 << 20;
   st.headroom_bytes = 1 << 20;
+  st.replica_stalled_ms = kReplicaStallForStopMs;
   EXPECT_FALSE(decide_protective_stop({st}));
   st.headroom_bytes = -1;  // it does not fit: cannot_fit would say so too
   EXPECT_TRUE(decide_protective_stop({st}));

@@ -583,6 +583,25 @@ TEST(WatchModelTest, ForecastWarnsExactlyWhenTheBreachIsWithinLeadTime) {
   EXPECT_EQ(r.status[200].attribution.other_bytes, 60 * static_cast<int64_t>(kMiB));
 }
 
+TEST(WatchModelTest, ForecastSpanAndErrorLinesOverTheWindowAreReported) {
+  // What the supervisor weighs a forecast by: how many seconds of samples it rests on, and
+  // whether Litestream logged ERRORs meanwhile.
+  WatchModel m(config(200 * kMiB));
+  World w;
+  w.db_bytes = 1000 * kMiB;
+  const Replay r = replay(m, w, 45, [](size_t i, World& w) {
+    w.other_bytes = (1896 + 2 * i) * kMiB;
+    w.disk_full_lines = i == 12 ? 2 : 0;  // two ERROR lines at sample 12
+  });
+  EXPECT_EQ(r.status[4].forecast_span_ms, 0);  // under 5 s: no forecast
+  EXPECT_EQ(r.status[5].forecast_span_ms, 5'000);
+  EXPECT_EQ(r.status[39].forecast_span_ms, 30'000);  // the window's length
+  EXPECT_EQ(r.status[11].error_lines_in_window, 0u);
+  EXPECT_EQ(r.status[12].error_lines_in_window, 2u);
+  EXPECT_EQ(r.status[42].error_lines_in_window, 2u);  // the window [12 s, 42 s] still holds it
+  EXPECT_EQ(r.status[43].error_lines_in_window, 0u);
+}
+
 TEST(WatchModelTest, NoForecastFromLessThanFiveSeconds) {
   WatchModel m(config(200 * kMiB));
   World w;
