@@ -68,6 +68,28 @@ class StopTest(unittest.TestCase):
         self.assertTrue(gone(run.child_pid()))
         self.assertEqual(sv.pids_mentioning(script), [])
 
+    def test_a_wrapper_that_does_not_exec_has_its_litestream_stopped_too(self):
+        # Field test: `run -- wrapper.sh replicate ...` where the script runs Litestream as a
+        # child. SIGTERM ended the shell, the wedged Litestream went on, and run said stopped.
+        fs, db, config, root = sv.small_db_setup(self)
+        tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
+        inner = sv.fake_litestream(self, "trap '' TERM\nsleep 1\nprintf '%s\\n' '"
+                                   + sv.DISK_FULL_LINE.format(tmp=tmp) + "' >&2\n"
+                                   "while :; do sleep 0.1; done")
+        wrapper = os.path.join(ltxg.temp_dir(self), "wrapper.sh")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\n# ltxguard test wrapper that runs its child without exec\n"{inner}" "$@"\n')
+        os.chmod(wrapper, 0o755)
+        state = os.path.join(root, "state")
+        policy = write_policy(root, "stop_grace_seconds: 2\n")
+        run = sv.Run(self, run_args(state, "--policy", policy, "--interval", "30"),
+                     [wrapper, "replicate", "-config", config], marker=inner)
+        self.assertEqual(run.wait(30), 12, run.stderr())
+        stopped = run.event_lines("litestream_stopped")[0]
+        self.assertRegex(stopped, r'level=ERROR msg="Litestream killed by SIGTERM after SIGTERM, then SIGKILL for '
+                                  r'what it left in its process group: SIGTERM was ignored for the whole grace')
+        self.assertEqual(sv.pids_mentioning(inner), [])
+
     def test_a_child_eating_the_reserve_during_the_grace_is_killed_at_once(self):
         # 0.3.13 after a replica ENOSPC: ignores SIGTERM and goes on writing. A 30 s grace must
         # not give it 30 s: the grace ends once half the room above the reserve is gone.

@@ -418,6 +418,16 @@ int run_supervisor(const RunArgs& in) {
     }
     if (auto st = child.poll_exit()) {
       (void)sup.drain();
+      if (child.group_alive()) {
+        // A wrapper that started Litestream without `exec` ended; what it started must not
+        // run on unsupervised.
+        sup.arm_grace();
+        const sys::StopOutcome o =
+            child.stop(sup.grace(), [&sup] { (void)sup.drain(); }, [&sup] { return sup.grace_exhausted(); });
+        log.log(o.killed ? Logger::Level::warning : Logger::Level::info, "litestream_stopped",
+                "the supervised process ended and left processes in its group; stopped them: " + o.describe(),
+                {{"pid", std::to_string(child.pid())}});
+      }
       const bool ok = !st->signaled && st->code == 0;
       log.log(ok ? Logger::Level::info : Logger::Level::error, "litestream_exited",
               fmt::format("Litestream {} on its own", st->describe()),

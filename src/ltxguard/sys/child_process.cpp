@@ -67,7 +67,13 @@ std::string ExitStatus::describe() const {
 
 std::string StopOutcome::describe() const {
   if (!reaped) return fmt::format("still running {:.1f} s after SIGKILL", static_cast<double>(waited_ms) / 1000.0);
+  // The child ended on SIGTERM but what it started (a wrapper's Litestream) did not.
+  const bool leftovers = killed && !(status.signaled && status.signal == SIGKILL);
   const char* how = !killed    ? ""
+                    : leftovers && cut_short ? ", then SIGKILL for what it left in its process group: it went on "
+                                               "filling the disk (grace cut short)"
+                    : leftovers ? ", then SIGKILL for what it left in its process group: SIGTERM was ignored for "
+                                  "the whole grace"
                     : cut_short ? ", then SIGKILL: it went on filling the disk (grace cut short)"
                                 : ", then SIGKILL: SIGTERM was ignored for the whole grace";
   return fmt::format("{} after SIGTERM{} in {:.1f} s", status.describe(), how,
@@ -88,10 +94,21 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
 }
 
 ChildProcess::~ChildProcess() {
-  if (child_.pid <= 0 || status_) return;
+  if (child_.pid <= 0) return;
+  if (status_) {
+    if (group_alive()) ::kill(-child_.pid, SIGKILL);  // what a wrapper left behind
+    return;
+  }
   signal(SIGKILL);
   int status = 0;
   if (reap_until(child_.pid, child_.pidfd.get(), Clock::now() + kAfterKill, &status)) status_ = decode(status);
+}
+
+bool ChildProcess::group_alive() const {
+  if (child_.pid <= 0) return false;
+  // The kernel keeps a pid number out of reuse while it names a live process group, so
+  // -pid cannot reach strangers even after the leader was reaped.
+  return ::kill(-child_.pid, 0) == 0 || errno == EPERM;
 }
 
 std::optional<ExitStatus> ChildProcess::poll_exit() {
@@ -107,25 +124,28 @@ std::optional<ExitStatus> ChildProcess::poll_exit() {
 
 void ChildProcess::signal(int sig) const {
   if (child_.pid <= 0) return;
-  // The group reaches helpers the child started; the pid itself covers a child that left it.
+  // The group reaches helpers the child started (a wrapper script's Litestream); the pid
+  // itself covers a child that left the group. Once reaped, the pid is not ours to signal.
   ::kill(-child_.pid, sig);
-  ::kill(child_.pid, sig);
+  if (!status_) ::kill(child_.pid, sig);
 }
 
 bool ChildProcess::wait_for_exit(Clock::time_point deadline, const std::function<void()>& drain,
                                  const std::function<bool()>& kill_now) {
-  while (!poll_exit()) {
+  // Done when the child is reaped and nothing is left in its group: a wrapper that did not
+  // `exec` dies on SIGTERM at once while the Litestream it started goes on.
+  while (!poll_exit() || group_alive()) {
     if (kill_now && kill_now()) return false;
     // Rounded up: a truncated 0.9 ms would end the grace early.
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return true;
     pollfd fds[3];
     nfds_t n = 0;
-    if (child_.pidfd.valid()) fds[n++] = pollfd{child_.pidfd.get(), POLLIN, 0};
+    if (child_.pidfd.valid() && !status_) fds[n++] = pollfd{child_.pidfd.get(), POLLIN, 0};
     if (child_.stdout_fd.valid()) fds[n++] = pollfd{child_.stdout_fd.get(), POLLIN, 0};
     if (child_.stderr_fd.valid()) fds[n++] = pollfd{child_.stderr_fd.get(), POLLIN, 0};
     // Without a pidfd, wake every 10 ms to poll waitpid.
-    const int wait_ms = child_.pidfd.valid() ? static_cast<int>(std::min<int64_t>(left, 100)) : 10;
+    const int wait_ms = child_.pidfd.valid() && !status_ ? static_cast<int>(std::min<int64_t>(left, 100)) : 10;
     const int ready = ::poll(fds, n, wait_ms);
     if (ready > 0 && drain) drain();
     if (ready > 0) {
@@ -145,17 +165,17 @@ StopOutcome ChildProcess::stop(std::chrono::milliseconds grace, const std::funct
                                const std::function<bool()>& kill_now) {
   StopOutcome out;
   const auto started = Clock::now();
-  if (!poll_exit()) {
+  if (!poll_exit() || group_alive()) {
     signal(SIGTERM);
     out.cut_short = !wait_for_exit(started + grace, drain, kill_now);
-    if (!status_) {
+    if (!status_ || group_alive()) {
       out.killed = true;
       signal(SIGKILL);
       (void)wait_for_exit(Clock::now() + kAfterKill, drain, nullptr);
     }
   }
   out.waited_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  out.reaped = status_.has_value();
+  out.reaped = status_.has_value() && !group_alive();
   if (status_) out.status = *status_;
   return out;
 }

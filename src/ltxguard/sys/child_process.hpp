@@ -32,7 +32,7 @@ struct StopOutcome {
   ExitStatus status;
   bool killed = false;   // SIGKILL was needed: the grace passed or was cut short
   bool cut_short = false; // kill_now() ended the grace early
-  bool reaped = true;    // false: not even SIGKILL ended it within 5 s (stuck in the kernel)
+  bool reaped = true;    // false: not even SIGKILL ended it (or its group) within 5 s
   int64_t waited_ms = 0; // from SIGTERM to exit
   [[nodiscard]] std::string describe() const;  // "exited 0 after SIGTERM in 0.2 s", ...
 };
@@ -56,9 +56,13 @@ class ChildProcess {
 
   // Reaps without blocking; the status once the child has ended.
   std::optional<ExitStatus> poll_exit();
+  // Some process is still in the child's process group: the child itself, or what it started
+  // and left behind when it ended (a wrapper script that did not `exec` Litestream).
+  [[nodiscard]] bool group_alive() const;
   // Sends sig to the child's process group.
   void signal(int sig) const;
-  // SIGTERM to the group, up to `grace` for it to exit, then SIGKILL and up to 5 s more.
+  // SIGTERM to the group, up to `grace` for the child and everything left in its group to
+  // exit, then SIGKILL and up to 5 s more. Also ends a group whose child already ended.
   // `drain` is called whenever the child's output is readable, so a child that logs while
   // shutting down never blocks on a full pipe. `kill_now`, checked at least every 100 ms,
   // ends the grace early: a child that goes on writing while it ignores SIGTERM (0.3.13 after

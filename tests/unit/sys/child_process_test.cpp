@@ -88,6 +88,40 @@ TEST(ChildProcessTest, ChildIgnoringSigtermIsKilledAfterTheGrace) {
   EXPECT_NE(o.describe().find("then SIGKILL: SIGTERM was ignored for the whole grace"), std::string::npos) << o.describe();
 }
 
+// Field test: `run -- wrapper.sh` where the script starts Litestream without `exec`. SIGTERM
+// ended the shell at once and the wedged Litestream (which ignores SIGTERM) was left running.
+TEST(ChildProcessTest, WhatAWrapperLeftInItsGroupIsStoppedToo) {
+  auto c = ChildProcess::start(
+      {"/bin/sh", "-c", "/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' & echo $!; wait"});
+  ASSERT_TRUE(c);
+  pollfd fd{c->stdout_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&fd, 1, 5000), 1);
+  char buf[64] = {};
+  ASSERT_GT(::read(c->stdout_fd(), buf, sizeof buf - 1), 0);
+  const pid_t inner = static_cast<pid_t>(std::atoi(buf));
+  ASSERT_GT(inner, 0);
+  const StopOutcome o = c->stop(300ms, nullptr);
+  EXPECT_FALSE(c->group_alive());
+  EXPECT_TRUE(o.reaped);
+  EXPECT_TRUE(o.killed);
+  EXPECT_EQ(o.status.signal, SIGTERM);  // the wrapper itself took the SIGTERM
+  EXPECT_NE(o.describe().find("then SIGKILL for what it left in its process group"), std::string::npos)
+      << o.describe();
+  EXPECT_TRUE(::kill(inner, 0) == -1 && errno == ESRCH);
+}
+
+TEST(ChildProcessTest, AGroupLeftBehindByAChildThatExitedIsEndedByStop) {
+  auto c = ChildProcess::start({"/bin/sh", "-c", "sleep 30 & echo started"});
+  ASSERT_TRUE(c);
+  const ExitStatus st = wait_exit(*c);
+  EXPECT_EQ(st.code, 0);
+  EXPECT_TRUE(c->group_alive());  // the sleep
+  const StopOutcome o = c->stop(2s, nullptr);
+  EXPECT_FALSE(c->group_alive());
+  EXPECT_FALSE(o.killed);  // sleep takes SIGTERM
+  EXPECT_TRUE(o.reaped);
+}
+
 TEST(ChildProcessTest, StopKeepsDrainingAChattyChild) {
   // 1 MiB of output during shutdown would block on a 64 KiB pipe nobody reads.
   auto c = ChildProcess::start(
