@@ -167,6 +167,9 @@ class Incident03(unittest.TestCase):
                 self.assertNotIn(CANARY, f.read())
         bundle = json.load(open(next(p for p in alarm["evidence_files"] if p.endswith(".json"))))
         self.assertIn("verdict", bundle)
+        # The bundle reads the log run captured from Litestream (field test: it said "no log").
+        self.assertEqual(bundle["log"]["source"], "output of the supervised Litestream")
+        self.assertTrue(any('msg="write snapshot"' in l for l in bundle["log"]["lines"]), bundle["log"])
 
         status = ltxg.run_ltxguard("alarm", "status", "--state-dir", state)
         self.assertEqual(status.returncode, 2, status.stdout)

@@ -147,7 +147,8 @@ struct Supervisor {
     collect::EvidenceOptions eo;
     eo.db_path = db_path;
     eo.config = config.config;
-    eo.log.kind = collect::LogSourceKind::none;
+    eo.log.kind = collect::LogSourceKind::lines;  // what Litestream printed, as we passed it on
+    eo.log.lines.assign(recent.begin(), recent.end());
     eo.samples = 1;
     eo.interval_ms = 0;
     eo.litestream_bin = args.watch.litestream_bin;

@@ -73,7 +73,8 @@ WatchSampler::WatchSampler(const sys::FileSystem& fs, const sys::ProcessTable& p
 
 std::vector<std::string> WatchSampler::read_new_log_lines() {
   std::vector<std::string> lines;
-  if (log_.kind == collect::LogSourceKind::none) return lines;
+  // `lines` arrive through add_log_lines (the supervisor's pipe), not from here.
+  if (log_.kind == collect::LogSourceKind::none || log_.kind == collect::LogSourceKind::lines) return lines;
   if (follower_) {
     auto r = follower_->poll(kMaxLogLinesPerTick);
     if (!r) {

@@ -119,7 +119,11 @@ LogEvidence read_log(const LogSource& source, size_t max_lines) {
     return log;
   }
   std::vector<std::string> lines;
-  if (source.kind == LogSourceKind::file) {
+  if (source.kind == LogSourceKind::lines) {
+    log.source = "output of the supervised Litestream";
+    const size_t skip = source.lines.size() > max_lines ? source.lines.size() - max_lines : 0;
+    lines.assign(source.lines.begin() + static_cast<std::ptrdiff_t>(skip), source.lines.end());
+  } else if (source.kind == LogSourceKind::file) {
     log.source = "file " + source.path;
     auto r = sys::read_last_lines(source.path, max_lines);
     if (!r) {

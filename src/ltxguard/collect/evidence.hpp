@@ -20,12 +20,14 @@
 
 namespace ltxguard::collect {
 
-enum class LogSourceKind { none, journal, journal_dir, journal_file, file };
+// `lines`: Litestream's output as `ltxguard run` captured it, handed over in memory.
+enum class LogSourceKind { none, journal, journal_dir, journal_file, file, lines };
 
 struct LogSource {
   LogSourceKind kind = LogSourceKind::journal;
   std::string unit = "litestream";  // journal kinds
   std::string path;                 // journal_dir, journal_file, file
+  std::vector<std::string> lines;   // lines, oldest first
 };
 
 struct EvidenceOptions {
