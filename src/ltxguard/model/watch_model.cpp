@@ -264,21 +264,33 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   // Forecast from the app-visible consumption rate over the window.
   for (const FsSample* fs : mine) {
     const FsSample* old = nullptr;
+    const DbSample* old_db = nullptr;
     int64_t span_ms = 0;
     for (const auto& w : window_) {
       if ((old = w.fs(fs->dev)) != nullptr) {
         span_ms = now - w.time_ms;
+        old_db = find_db(w, db.db_path);
         break;
       }
     }
     const uint64_t free_now = app_free(*fs), reserve = reserve_bytes(fs->dev);
+    uint64_t consumed = old != nullptr && app_free(*old) > free_now ? app_free(*old) - free_now : 0;
+    // A 0.5 snapshot is bounded and its rest is charged in the headroom already: while that
+    // fits, its own growth is no trend to extrapolate (a healthy first sync would otherwise
+    // forecast a breach, and page, until the window forgot it). The app's growth, and the
+    // WAL Litestream pins meanwhile, still are.
+    if (db.litestream_model == LitestreamModel::v0_5 && db.staging_fs_dev == fs->dev && old_db != nullptr &&
+        headroom_of(*fs) >= 0 && db.staging_bytes > old_db->staging_bytes) {
+      const uint64_t grew = db.staging_bytes - old_db->staging_bytes;
+      consumed = consumed > grew ? consumed - grew : 0;
+    }
     std::optional<double> secs;
     bool within = false;
     std::string rate;
     if (free_now < reserve) {
       secs = 0.0;
-    } else if (old != nullptr && span_ms >= kMinForecastSpanMs && app_free(*old) > free_now) {
-      const uint64_t consumed = app_free(*old) - free_now, left = free_now - reserve;
+    } else if (old != nullptr && span_ms >= kMinForecastSpanMs && consumed > 0) {
+      const uint64_t left = free_now - reserve;
       const auto span = static_cast<uint64_t>(span_ms);
       secs = static_cast<double>(left) * static_cast<double>(span) / static_cast<double>(consumed) /
              1000.0;

@@ -602,6 +602,51 @@ TEST(WatchModelTest, ForecastSpanAndErrorLinesOverTheWindowAreReported) {
   EXPECT_EQ(r.status[43].error_lines_in_window, 0u);
 }
 
+// Field test: a healthy 0.5 first sync that fits was forecast to breach the reserve in 15 s
+// (and the forecast alert would page) for as long as the window remembered its growth.
+TEST(WatchModelTest, ABoundedSnapshotThatFitsIsNoTrendButTheAppsGrowthStillIs) {
+  WatchModel m(config(200 * kMiB));
+  World w;
+  w.db_bytes = 1000 * kMiB;  // free 3096 MiB; snapshot ~1015 MiB fits above the reserve
+  const Replay r = replay(m, w, 60, [](size_t i, World& w) {
+    if (i < 5) return;
+    w.tmp_expected_bytes = 1015 * kMiB;
+    w.tmp_bytes = std::min<uint64_t>(50 * kMiB * (i - 4), 1015 * kMiB);
+    if (w.tmp_bytes == 1015 * kMiB) {  // renamed: complete
+      w.committed_bytes = w.tmp_bytes;
+      w.tmp_bytes = 0;
+      w.tmp_expected_bytes.reset();
+    }
+  });
+  for (size_t i = 0; i < r.status.size(); ++i) {
+    EXPECT_FALSE(r.status[i].seconds_to_reserve_breach.has_value()) << "sample " << i;
+    EXPECT_EQ(r.status[i].state, WatchState::ok) << "sample " << i << ": " << r.status[i].reason;
+  }
+
+  // The same sync while the app itself grows 20 MiB/s: the forecast follows the app's rate.
+  WatchModel m2(config(200 * kMiB));
+  World w2;
+  w2.db_bytes = 1000 * kMiB;
+  const Replay r2 = replay(m2, w2, 30, [](size_t i, World& w) {
+    w.other_bytes = 20 * kMiB * i;
+    if (i < 5) return;
+    w.tmp_expected_bytes = 1015 * kMiB;
+    w.tmp_bytes = 50 * kMiB * (i - 4);
+  });
+  ASSERT_TRUE(r2.status[29].seconds_to_reserve_breach.has_value());
+  // left = free − reserve at sample 29, consumed by the app alone at 20 MiB/s.
+  const double free_mib = 4096.0 - 1000 - 20 * 29 - 50 * 25;
+  EXPECT_NEAR(*r2.status[29].seconds_to_reserve_breach, (free_mib - 200) / 20.0, 1e-6);
+
+  // 0.3's shadow WAL is unbounded: its growth is extrapolated as before.
+  WatchModel m3(config(200 * kMiB));
+  World w3;
+  w3.db_bytes = 1000 * kMiB;
+  w3.litestream_model = LitestreamModel::v0_3;
+  const Replay r3 = replay(m3, w3, 30, [](size_t i, World& w) { w.committed_bytes = 50 * kMiB * i; });
+  ASSERT_TRUE(r3.status[29].seconds_to_reserve_breach.has_value());
+}
+
 TEST(WatchModelTest, NoForecastFromLessThanFiveSeconds) {
   WatchModel m(config(200 * kMiB));
   World w;
