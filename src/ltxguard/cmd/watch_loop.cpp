@@ -206,6 +206,11 @@ util::Result<std::unique_ptr<WatchLoop>> WatchLoop::create(const WatchArgs& args
 
   loop->sampler_ = std::make_unique<WatchSampler>(fs, *loop->procs_, loop->targets_, args.log,
                                                   loaded.config ? loaded.config->addr : "", lmodel);
+  if (!loaded.path.empty()) {
+    std::vector<std::string> paths{loaded.path};
+    if (auto canonical = fs.real_path(loaded.path); canonical && *canonical != loaded.path) paths.push_back(*canonical);
+    loop->sampler_->set_config_paths(std::move(paths));
+  }
   model::WatchSample first = loop->sampler_->sample(wall_ms());
 
   model::WatchConfig cfg;

@@ -129,7 +129,18 @@ std::optional<bool> WatchSampler::litestream_alive(int64_t now_ms) {
     return std::nullopt;
   }
   litestream_pids_.clear();
-  for (const auto& p : sys::find_litestream(*ps)) litestream_pids_.push_back(p.pid);
+  for (const auto& p : sys::find_litestream(*ps)) {
+    if (!config_paths_.empty()) {
+      // Only a config named by its absolute path is known to be another one; a relative
+      // path depends on that process's directory and may well be ours.
+      const auto arg = sys::config_argument(p);
+      const std::string named = arg ? *arg : std::string(sys::kDefaultLitestreamConfig);
+      const bool other = named.starts_with('/') &&
+                         std::find(config_paths_.begin(), config_paths_.end(), named) == config_paths_.end();
+      if (other) continue;
+    }
+    litestream_pids_.push_back(p.pid);
+  }
   process_scanned_ = true;
   process_scan_ms_ = now_ms;
   return !litestream_pids_.empty();

@@ -38,6 +38,10 @@ class WatchSampler {
   // The supervised child under `run`: Litestream for as long as it lives, whatever its name,
   // from the first tick on (the name scan only runs every few seconds).
   void set_supervised_pid(int pid) { supervised_pid_ = pid; }
+  // The Litestream config being watched: a Litestream whose command line names another
+  // config replicates other databases and is not this one's (its liveness says nothing
+  // about a wedge here). Either spelling, as given and canonical, is matched.
+  void set_config_paths(std::vector<std::string> paths) { config_paths_ = std::move(paths); }
 
  private:
   std::vector<std::string> read_new_log_lines();
@@ -50,6 +54,7 @@ class WatchSampler {
   uint64_t walks_seen_ = 0;           // full staging walks, summed over the trackers
   std::vector<int> litestream_pids_;  // found by the last process scan
   int supervised_pid_ = 0;
+  std::vector<std::string> config_paths_;
   int64_t process_scan_ms_ = 0;
   bool process_scanned_ = false;
   collect::LogSource log_;

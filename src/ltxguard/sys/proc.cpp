@@ -154,18 +154,23 @@ std::string_view basename(std::string_view path) {
 }
 
 bool uses_config(const ProcessInfo& p, std::string_view config_path) {
-  const auto& args = p.cmdline;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    if (a == "-config" || a == "--config") return i + 1 < args.size() && args[i + 1] == config_path;
-    for (std::string_view flag : {"-config=", "--config="}) {
-      if (a.starts_with(flag)) return a.substr(flag.size()) == config_path;
-    }
-  }
-  return config_path == kDefaultLitestreamConfig;
+  const auto arg = config_argument(p);
+  return arg ? *arg == config_path : config_path == kDefaultLitestreamConfig;
 }
 
 }  // namespace
+
+std::optional<std::string> config_argument(const ProcessInfo& p) {
+  const auto& args = p.cmdline;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "-config" || a == "--config") return i + 1 < args.size() ? args[i + 1] : std::string();
+    for (std::string_view flag : {"-config=", "--config="}) {
+      if (a.starts_with(flag)) return std::string(a.substr(flag.size()));
+    }
+  }
+  return std::nullopt;
+}
 
 util::Result<std::vector<ProcessInfo>> RealProcessTable::processes() const {
   auto proc_fd = open_proc_root(proc_root_);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,6 +61,10 @@ class RealProcessTable final : public ProcessTable {
 
 // Litestream's default config file, used when its command line names none.
 inline constexpr std::string_view kDefaultLitestreamConfig = "/etc/litestream.yml";
+
+// The value of a process's -config/--config argument (either form); nullopt when it names
+// none (Litestream then reads kDefaultLitestreamConfig).
+[[nodiscard]] std::optional<std::string> config_argument(const ProcessInfo& p);
 
 // Processes that are Litestream: comm or exe basename "litestream", or an argv[0] basename
 // containing "litestream" (wrappers, test doubles). With a non-empty config_path, only those

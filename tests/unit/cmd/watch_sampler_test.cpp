@@ -96,6 +96,31 @@ TEST_F(WatchSamplerTest, TheSupervisedChildIsAliveFromItsFirstTickWhateverItsNam
   EXPECT_EQ(alive(s, 2000), false);
 }
 
+// Field test: after a protective stop, a Litestream replicating another config on the same
+// host kept "Litestream alive" true and a wedge was logged for the stopped one.
+TEST_F(WatchSamplerTest, ALitestreamNamingAnotherConfigIsNotThisDatabasesOne) {
+  sys::ProcessInfo theirs = litestream(42);
+  theirs.cmdline = {"litestream", "replicate", "-config", "/srv/other.yml"};
+  procs_.add_process(theirs);
+  auto s = sampler();
+  s.set_config_paths({"/etc/ours.yml"});
+  EXPECT_EQ(alive(s, 0), false);
+  sys::ProcessInfo ours = litestream(43);
+  ours.cmdline = {"litestream", "replicate", "--config=/etc/ours.yml"};
+  procs_.add_process(ours);
+  EXPECT_EQ(alive(s, 5000), true);
+  procs_.kill(43);
+  // A relative -config depends on that process's directory: it may be ours.
+  sys::ProcessInfo relative = litestream(44);
+  relative.cmdline = {"litestream", "replicate", "-config", "ours.yml"};
+  procs_.add_process(relative);
+  EXPECT_EQ(alive(s, 6000), true);
+  procs_.kill(44);
+  // No -config means /etc/litestream.yml: not ours here.
+  procs_.add_process(litestream(45));
+  EXPECT_EQ(alive(s, 7000), false);
+}
+
 TEST_F(WatchSamplerTest, AnUnreadableProcessTableIsNoInformationAndRetriedEachSample) {
   procs_.add_process(litestream(42));
   procs_.fail_with(util::make_error(util::ErrorCode::io, "/proc", "cannot read"));

@@ -314,6 +314,14 @@ TEST(FindLitestreamTest, FiltersByConfigPath) {
   EXPECT_EQ(pids(find_litestream(ps)), (std::vector<int>{10, 11, 12, 13, 14, 15}));
 }
 
+TEST(FindLitestreamTest, ConfigArgumentInEveryForm) {
+  EXPECT_EQ(config_argument(proc(1, "litestream", "", {"litestream", "replicate", "-config", "/a.yml"})), "/a.yml");
+  EXPECT_EQ(config_argument(proc(1, "litestream", "", {"litestream", "replicate", "--config=rel.yml"})), "rel.yml");
+  EXPECT_EQ(config_argument(proc(1, "litestream", "", {"litestream", "replicate", "-config"})), "");
+  EXPECT_EQ(config_argument(proc(1, "litestream", "", {"litestream", "replicate"})), std::nullopt);
+  EXPECT_EQ(config_argument(proc(1, "litestream", "", {"-config", "/argv0-is-not-an-argument"})), std::nullopt);
+}
+
 TEST(FakeProcessTableTest, ReportsOpenFilesOfLiveProcessesUnderPrefixes) {
   testing::FakeProcessTable t;
   t.add_process(proc(42, "litestream", "/usr/bin/litestream", {"litestream"}));
