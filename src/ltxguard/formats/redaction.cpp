@@ -348,10 +348,38 @@ void scan_ipv4(std::string_view t, std::vector<Span>& out) {
   }
 }
 
-void add_value(std::vector<std::string>& list, std::string value) {
+void add_one(std::vector<std::string>& list, std::string value) {
   if (value.size() < Redactor::kMinValueBytes) return;
   if (std::find(list.begin(), list.end(), value) != list.end()) return;
   list.push_back(std::move(value));
+}
+
+// RFC 3986 percent-encoding of everything but the unreserved characters, in upper or lower
+// hex: how a bucket path or key travels in a URL query (`prefix=app%2Fdb%2Fgenerations`).
+std::string percent_encoded(std::string_view v, bool upper) {
+  const char* hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : v) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (alnum || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+// The value and the forms a log line may carry it in (field test: a replica path leaked
+// URL-encoded from an S3 request in Litestream's error line).
+void add_value(std::vector<std::string>& list, std::string value) {
+  std::string upper = percent_encoded(value, true);
+  std::string lower = percent_encoded(value, false);
+  add_one(list, std::move(value));
+  add_one(list, std::move(upper));
+  add_one(list, std::move(lower));
 }
 
 }  // namespace
@@ -360,8 +388,8 @@ Redactor::Redactor(RedactionOptions opts) : opts_(opts) {}
 
 void Redactor::add_secret(std::string value) { add_value(secrets_, std::move(value)); }
 void Redactor::add_backup_metadata(std::string value) { add_value(metadata_, std::move(value)); }
-void Redactor::add_path(std::string path) { add_value(paths_, std::move(path)); }
-void Redactor::add_hostname(std::string host) { add_value(hosts_, std::move(host)); }
+void Redactor::add_path(std::string path) { add_one(paths_, std::move(path)); }
+void Redactor::add_hostname(std::string host) { add_one(hosts_, std::move(host)); }
 
 const RedactionOptions& Redactor::options() const { return opts_; }
 

@@ -146,6 +146,23 @@ TEST(RedactionTest, BackupMetadataShownOnRequest) {
   EXPECT_EQ(redactor_for_kconfig({}).redact("bucket canary-bucket"), "bucket [REDACTED]");
 }
 
+// Field test: 0.3.13's S3 error line carries the replica path URL-encoded in the request's
+// query (`prefix=canarypathq9%2Fapp%2Fgenerations`); only the bucket was masked.
+TEST(RedactionTest, PercentEncodedFormsOfSecretsAndMetadataAreMaskedToo) {
+  Redactor r;
+  r.add_backup_metadata("canarypath/app db");
+  r.add_secret("s3cr3t+key/x");
+  const std::string line =
+      "GET /bucket?delimiter=%2F&prefix=canarypath%2Fapp%20db%2Fgenerations "
+      "lower=canarypath%2fapp%20db tok=s3cr3t%2Bkey%2Fx";
+  const std::string out = r.redact(line);
+  EXPECT_EQ(out.find("canarypath"), std::string::npos) << out;
+  EXPECT_EQ(out.find("s3cr3t"), std::string::npos) << out;
+  EXPECT_NE(out.find("delimiter=%2F&prefix=[REDACTED]%2Fgenerations"), std::string::npos) << out;
+  // Paths are not encoded variants: a public base name stays what it is.
+  EXPECT_EQ(Redactor().redact("a%2Fb"), "a%2Fb");
+}
+
 TEST(RedactionTest, PublicModeHidesHostDetails) {
   RedactionOptions opts;
   opts.public_mode = true;
