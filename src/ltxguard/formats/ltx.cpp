@@ -624,11 +624,13 @@ LtxInspection inspect_ltx(const ByteSource& src, std::string_view filename, LtxD
     }
     index = region;
     out.pages_written = entries;
+    out.pages_counted = true;
   }
   if (depth == LtxDepth::header_and_tail) return finish(tail);
   uint64_t pages = 0;
   auto full = check_full(src, n, *hdr, out.encoding, index, pages);
   out.pages_written = pages;
+  out.pages_counted = true;
   if (full && !*full) out.checksum_verified = true;
   return finish(full);
 }

@@ -77,6 +77,7 @@ struct LtxInspection {
   std::optional<LtxHeader> header;        // set whenever the 100-byte header parsed
   uint64_t file_bytes = 0;                // size of the source when inspection started
   uint64_t pages_written = 0;             // complete page frames found (full), or index entries
+  bool pages_counted = false;             // pages_written was counted (index read or full depth)
   uint64_t expected_final_bytes = 0;      // snapshot: ltx_snapshot_max_bytes(…); else 0 (unknown)
   bool checksum_verified = false;         // full depth only: the CRC-64 file checksum matched
   std::string reason;                     // one line: why incomplete/corrupt; empty when complete

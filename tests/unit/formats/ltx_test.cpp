@@ -139,6 +139,8 @@ TEST(LtxTest, V3BlockTruncatedBeforeTrailerIsIncomplete) {
   const auto t = inspect(b, kBlockCut, LtxDepth::header_and_tail);
   EXPECT_EQ(t.state, LtxState::incomplete);
   EXPECT_EQ(t.reason, "tail check: no trailer (file checksum flag bit 63 not set)");
+  // Only its ends were read: the pages were not counted, and 0 must not be reported as a count.
+  EXPECT_FALSE(t.pages_counted);
 }
 
 TEST(LtxTest, InterruptedStagingFileIsIncompleteWithProgress) {
@@ -149,6 +151,7 @@ TEST(LtxTest, InterruptedStagingFileIsIncompleteWithProgress) {
   EXPECT_EQ(r.reason, "truncated: compressed data of page 9");
   EXPECT_EQ(r.encoding, LtxEncoding::v3_block);
   EXPECT_EQ(r.pages_written, 8u);
+  EXPECT_TRUE(r.pages_counted);
   EXPECT_EQ(r.file_bytes, 9738u);
   EXPECT_EQ(r.expected_final_bytes, ltx_snapshot_max_bytes(4096, 12, LtxEncoding::v3_block));
   EXPECT_GE(r.expected_final_bytes, 19476u);
