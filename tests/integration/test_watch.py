@@ -231,6 +231,32 @@ class WatchInputTest(unittest.TestCase):
         self.assertEqual(started["level"], "INFO")
         self.assertEqual(started["event"], "watch_started")
 
+    def test_litestream_error_lines_are_one_warning_per_episode(self):
+        # 0.3.13's line when its S3 replica is unreachable (field test: 20 s of these and the
+        # watcher said nothing until the disk was full).
+        fs = ltxg.tmpfs(self, 16 * MiB)  # the record file must not share the watched filesystem
+        db = os.path.join(fs, "app.db")
+        ltxg.make_db(db, 64 * KiB)
+        log = os.path.join(self.root, "litestream.log")
+        open(log, "w").close()
+        config = os.path.join(self.root, "litestream.yml")
+        with open(config, "w") as f:
+            f.write(f"dbs:\n  - path: {db}\n    replicas:\n      - url: s3://bucket/app\n")
+        w = Watcher(self, db, config, log, "--litestream-version", "0.3.13", interval="0.3", duration=6)
+        line = ('time=2026-11-25T23:40:00Z level=ERROR msg="monitor error" db=' + db +
+                ' replica=s3 error="Get \\"http://127.0.0.1:4599/bucket\\": dial tcp 127.0.0.1:4599: connect: '
+                'connection refused"\n')
+        for _ in range(5):
+            with open(log, "a") as f:
+                f.write(line)
+            time.sleep(0.4)
+        self.assertEqual(w.proc.wait(timeout=30), 0, w.stderr())
+        err = w.stderr()
+        self.assertEqual(err.count("event=litestream_errors"), 1, err)
+        self.assertRegex(err, r'level=WARN msg="[^"]*: Litestream logged 1 error line\(s\) in the last 30 s besides '
+                              r'disk-full ones[^"]*" event=litestream_errors ERROR_LINES=1 db=')
+        self.assertNotIn("protective_stop", err)
+
     def test_textfile_is_written_for_node_exporter(self):
         out = ltxg.temp_dir(self)
         proc = ltxg.run_ltxguard("watch", "--db", self.db, "--textfile", out, "--duration", "0.5",

@@ -310,9 +310,25 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     }
   }
 
+  // Litestream's own ERROR lines other than disk-full ones (those are disk_full events): 0.3's
+  // `monitor error` of an unreachable replica, sync errors. Logged once per episode: the
+  // first such line in a window that had none.
+  uint64_t other_errors = 0;
   for (const auto& w : window_) {
-    if (const DbSample* d = find_db(w, db.db_path)) st.error_lines_in_window = add_sat(st.error_lines_in_window, d->new_error_lines);
+    if (const DbSample* d = find_db(w, db.db_path)) {
+      st.error_lines_in_window = add_sat(st.error_lines_in_window, d->new_error_lines);
+      other_errors = add_sat(other_errors, d->new_error_lines - std::min(d->new_error_lines, d->new_disk_full_lines));
+    }
   }
+  if (other_errors > 0 && !tr.errors_open) {
+    events.push_back({WatchEvent::Level::warning, "litestream_errors", db.db_path,
+                      fmt::format("{}: Litestream logged {} error line(s) in the last {} s besides disk-full "
+                                  "ones (sync or replica errors): its replica may not be keeping up, and what it "
+                                  "has not uploaded stays on this disk",
+                                  db.db_path, other_errors, whole_seconds(as_signed(cfg_.window_ms))),
+                      {{"ERROR_LINES", std::to_string(other_errors)}}});
+  }
+  tr.errors_open = other_errors > 0;
 
   // Attribution on the database's filesystem: the one the app's WAL needs.
   for (const auto& w : window_) {
@@ -380,7 +396,6 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
       const std::string path = largest_in_flight(db);
       events.push_back(
           {WatchEvent::Level::error,
-           std::string(kMessageIdDiskFull),
            "disk_full",
            db.db_path,
            fmt::format("{}: disk full: {}", db.db_path, fmt::join(sources, "; ")),
@@ -439,7 +454,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     findings.push_back({WatchState::wedged, "wedged: " + wedge, Condition::wedge});
     if (!tr.wedge_prev) {
       events.push_back(
-          {WatchEvent::Level::error, std::string(kMessageIdWedge), "wedge", db.db_path,
+          {WatchEvent::Level::error, "wedge", db.db_path,
            fmt::format("{}: wedged: {}", db.db_path, wedge),
            fields_of({{"PATH", wedge_path}, {"BYTES", std::to_string(db.staging_bytes)}})});
     }
@@ -473,7 +488,6 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
       if (!was_holding) {
         events.push_back(
             {WatchEvent::Level::error,
-             std::string(kMessageIdSawtooth),
              "sawtooth",
              db.db_path,
              fmt::format(
@@ -505,8 +519,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
 
   if (cannot_fit && !tr.cannot_fit_prev) {
     const std::string path = largest_in_flight(db);
-    events.push_back({WatchEvent::Level::warning, std::string(kMessageIdCannotFit),
-                      "remaining_write_cannot_fit", db.db_path,
+    events.push_back({WatchEvent::Level::warning, "remaining_write_cannot_fit", db.db_path,
                       fmt::format("{}: {}", db.db_path, cannot_fit_text),
                       fields_of({{"PATH", path},
                                  {"BYTES", std::to_string(remaining_bytes)},
@@ -557,7 +570,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     if (st.seconds_to_reserve_breach) {
       fields["SECONDS_TO_RESERVE_BREACH"] = fmt::format("{:.0f}", *st.seconds_to_reserve_breach);
     }
-    events.push_back({level_of(tr.state), std::string(kMessageIdStateChange), "state_change",
+    events.push_back({level_of(tr.state), "state_change",
                       db.db_path,
                       fmt::format("{}: {} -> {}: {}", db.db_path, to_string(before),
                                   to_string(tr.state), st.reason),

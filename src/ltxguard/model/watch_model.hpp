@@ -126,19 +126,14 @@ struct DbStatus {
 struct WatchEvent {
   enum class Level { info, warning, error };
   Level level = Level::info;
-  std::string message_id;  // stable per kind (kMessageId*), like systemd's MESSAGE_ID
-  std::string
-      kind;  // "state_change", "disk_full", "wedge", "sawtooth", "remaining_write_cannot_fit"
+  // "state_change", "disk_full", "wedge", "sawtooth", "remaining_write_cannot_fit",
+  // "litestream_errors": the log's event= name, from which the journal's MESSAGE_ID derives.
+  std::string kind;
   std::string db_path;
   std::string message;                        // "<db>: <what>" with the numbers
   std::map<std::string, std::string> fields;  // journald-style: ERRNO, PATH, BYTES, STATE, ...
 };
 
-inline constexpr std::string_view kMessageIdStateChange = "a98d2bd804274bb1a3260a68cef3e3e0";
-inline constexpr std::string_view kMessageIdDiskFull = "f2343870a1374d3d84eb08e62cd2b3e9";
-inline constexpr std::string_view kMessageIdWedge = "ae7e7b6d51994dddb5b2e7f66f61b0a5";
-inline constexpr std::string_view kMessageIdSawtooth = "68b1dfa1be72420882377c252ba67c50";
-inline constexpr std::string_view kMessageIdCannotFit = "fb0450f02e824a4bbb0490d86065e1d2";
 
 // A filesystem with at most this much f_bavail is full: tmpfs and ext4 report 0 or a few
 // blocks once writes fail (ext4 keeps its last clusters out of f_bavail, not out of f_bfree).
@@ -204,6 +199,7 @@ class WatchModel {
     // edges
     bool cannot_fit_prev = false;
     bool wedge_prev = false;
+    bool errors_open = false;  // ERROR lines (besides disk-full) in the window
   };
 
   DbStatus evaluate(const WatchSample& s, const DbSample& db, uint64_t remaining_bytes,
