@@ -444,7 +444,7 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
     const uint64_t after = backlog_known ? *db.replica_backlog_bytes : committed;
     if (after > before) {
       wedge = fmt::format(
-          "no replica progress for {} s (position {}{}) while {} grew {} to {}, Litestream alive",
+          "no replica progress for {} s (position {}{}) while {} grew by {} to {}, Litestream alive",
           whole_seconds(now - tr.position_since_ms), *tr.position,
           db.replica_blocked ? ", its filesystem is full" : "",
           backlog_known ? "the replica backlog" : "staging", hb(after - before), hb(after));
