@@ -381,8 +381,7 @@ TEST(WatchModelTest, StuckReplicaIn03IsAWedgeWithoutAnyLogLine) {
   EXPECT_EQ(r.kinds(), (Kinds{{70, "wedge"}, {70, "ok->wedged"}}));
   EXPECT_EQ(r.event("wedge").message,
             "/data/app.db: wedged: no replica progress for 60 s (position gen/00000001:10) while "
-            "staging grew "
-            "60.0 MiB to 68.0 MiB, Litestream alive");
+            "staging grew by 60.0 MiB to 68.0 MiB, Litestream alive");
   EXPECT_TRUE(r.status[70].stop_recommended);
   EXPECT_EQ(r.event("wedge").fields.count("PATH"), 0u);  // nothing in flight to name
 }
