@@ -34,7 +34,10 @@ LitestreamInvocation parse_litestream_argv(const std::vector<std::string>& argv)
       }
     }
   }
-  if (i < argv.size() && !argv[i].empty() && argv[i][0] != '-') inv.subcommand = argv[i++];
+  if (i < argv.size() && !argv[i].empty() && argv[i][0] != '-') {
+    inv.subcommand_index = i;
+    inv.subcommand = argv[i++];
+  }
   for (; i < argv.size(); ++i) {
     std::string_view a = argv[i];
     if (a == "--") {

@@ -12,6 +12,7 @@ namespace ltxguard::formats {
 struct LitestreamInvocation {
   bool is_litestream = false;              // argv[0]'s file name is "litestream"
   std::string subcommand;                  // "replicate", ... ("" when none)
+  size_t subcommand_index = 0;             // its index in argv; 0 when none
   std::optional<std::string> config_path;  // -config / --config / -config=PATH
   std::optional<std::string> exec;         // -exec CMD: Litestream runs (and stops) the app
   std::vector<std::string> positional;     // after the flags: DB_PATH REPLICA_URL...

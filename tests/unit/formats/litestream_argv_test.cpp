@@ -43,10 +43,14 @@ TEST(LitestreamArgvTest, InterpreterRunningAStandInIsReadFromItsSubcommand) {
       {"/usr/bin/python3", "-u", "/opt/stand-in.py", "replicate", "-config", "/etc/ls.yml"});
   EXPECT_FALSE(inv.is_litestream);
   EXPECT_EQ(inv.subcommand, "replicate");
+  EXPECT_EQ(inv.subcommand_index, 3u);  // what comes before it is how to run the stand-in
   EXPECT_EQ(inv.config_path, "/etc/ls.yml");
   EXPECT_TRUE(inv.positional.empty());
   const auto env = parse_litestream_argv({"env", "GOGC=50", "litestream", "replicate", "/a.db", "file:///r"});
   EXPECT_EQ(env.subcommand, "replicate");
+  EXPECT_EQ(env.subcommand_index, 3u);
+  EXPECT_EQ(parse_litestream_argv({"litestream", "replicate"}).subcommand_index, 1u);
+  EXPECT_EQ(parse_litestream_argv({"litestream", "-config", "/c.yml"}).subcommand_index, 0u);
   EXPECT_EQ(env.positional, (std::vector<std::string>{"/a.db", "file:///r"}));
   // With no subcommand anywhere, the old reading stands.
   EXPECT_EQ(parse_litestream_argv({"./wrap", "x", "-config", "/c.yml"}).config_path, "/c.yml");
