@@ -161,22 +161,26 @@ class Watch03Test(unittest.TestCase):
 
 
 class SpaceGuardTest(unittest.TestCase):
+    def setUp(self):
+        self.fs = ltxg.tmpfs(self, 64 * MiB)
+        self.db = os.path.join(self.fs, "app.db")
+        ltxg.make_db(self.db, 64 * KiB)
+        self.log = os.path.join(ltxg.temp_dir(self), "litestream.log")
+        open(self.log, "w").close()
+        self.config = os.path.join(ltxg.temp_dir(self), "litestream.yml")
+        with open(self.config, "w") as f:
+            f.write(f"dbs:\n  - path: {self.db}\n    replicas:\n      - type: file\n        path: /nonexistent/replica\n")
+
+    def watch(self):
+        return Watcher(self, self.db, self.config, self.log, "--litestream-version", "0.5.12", interval="10")
+
     def test_a_sudden_fill_is_sampled_at_once_not_at_the_next_interval(self):
         # Free space is re-read every 100 ms between samples: losing half the room above the
         # reserve brings the next sample forward. With a 10 s interval the state must still
         # turn within a few seconds of the fill.
-        fs = ltxg.tmpfs(self, 64 * MiB)
-        db = os.path.join(fs, "app.db")
-        ltxg.make_db(db, 64 * KiB)
-        log = os.path.join(ltxg.temp_dir(self), "litestream.log")
-        open(log, "w").close()
-        config = os.path.join(ltxg.temp_dir(self), "litestream.yml")
-        with open(config, "w") as f:
-            f.write(f"dbs:\n  - path: {db}\n    replicas:\n      - type: file\n        path: /nonexistent/replica\n")
-        w = Watcher(self, db, config, log, "--litestream-version", "0.5.12", interval="10")
+        w = self.watch()
         self.assertEqual(w.states(), ["ok"])
-        filler = os.path.join(fs, "filler")
-        with open(filler, "wb") as f:
+        with open(os.path.join(self.fs, "filler"), "wb") as f:
             f.write(b"\0" * (62 * MiB))
         filled_at = time.monotonic()
         ltxg.wait_until(lambda: "critical" in w.states(), 5, message="state critical within 5 s of the fill")
@@ -187,17 +191,9 @@ class SpaceGuardTest(unittest.TestCase):
         self.assertRegex(w.stderr(), r'level=ERROR msg="[^"]*ok -> critical[^"]*" event=state_change')
 
     def test_a_steady_disk_takes_no_extra_samples(self):
-        fs = ltxg.tmpfs(self, 64 * MiB)
-        db = os.path.join(fs, "app.db")
-        ltxg.make_db(db, 64 * KiB)
-        log = os.path.join(ltxg.temp_dir(self), "litestream.log")
-        open(log, "w").close()
-        config = os.path.join(ltxg.temp_dir(self), "litestream.yml")
-        with open(config, "w") as f:
-            f.write(f"dbs:\n  - path: {db}\n    replicas:\n      - type: file\n        path: /nonexistent/replica\n")
-        w = Watcher(self, db, config, log, "--litestream-version", "0.5.12", interval="10")
+        w = self.watch()
         # Small writes (under the guard's 1 MiB) do not bring a sample forward.
-        with open(os.path.join(fs, "small"), "wb") as f:
+        with open(os.path.join(self.fs, "small"), "wb") as f:
             f.write(b"\0" * (512 * KiB))
         time.sleep(3)
         self.assertEqual(len(w.records()), 1, w.records())
