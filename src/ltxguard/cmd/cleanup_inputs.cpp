@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 
 #include "ltxguard/collect/database.hpp"
 #include "ltxguard/collect/evidence.hpp"
@@ -45,13 +44,6 @@ model::DbFileInput db_file(const sys::FileSystem& fs, const std::string& role,
 std::string canonical_or(const sys::FileSystem& fs, const std::string& path) {
   auto real = fs.real_path(path);
   return real ? *real : path;
-}
-
-bool argv_names(const sys::ProcessInfo& p, const std::vector<std::string>& paths) {
-  for (size_t i = 1; i < p.cmdline.size(); ++i) {
-    if (std::find(paths.begin(), paths.end(), p.cmdline[i]) != paths.end()) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -146,24 +138,11 @@ CleanupMeasurement measure_cleanup(const sys::FileSystem& fs, const sys::Process
     m.proc_note = held.error().to_string();
   }
   if (auto all = procs.processes()) {
-    std::set<int> for_db;
-    const std::vector<sys::ProcessInfo> ls = sys::find_litestream(*all);
-    if (!opts.config_path.empty()) {
-      for (const std::string& c : {opts.config_path, canonical_or(fs, opts.config_path)}) {
-        for (const auto& p : sys::find_litestream(ls, c)) for_db.insert(p.pid);
-      }
-    }
-    std::vector<std::string> named = db_paths;
-    named.push_back(db);
-    for (const auto& p : ls) {
-      if (argv_names(p, named)) for_db.insert(p.pid);
-      for (const auto* list : {&m.meta_holders, &db_holders}) {
-        for (const auto& o : *list) {
-          if (o.pid == p.pid) for_db.insert(p.pid);
-        }
-      }
-      (for_db.count(p.pid) ? m.litestream_for_db : m.litestream_other).push_back(p);
-    }
+    std::vector<sys::OpenFile> holders = m.meta_holders;
+    holders.insert(holders.end(), db_holders.begin(), db_holders.end());
+    auto split = collect::split_litestream(fs, *all, opts.config_path, db, holders);
+    m.litestream_for_db = std::move(split.for_db);
+    m.litestream_other = std::move(split.other);
   } else if (m.proc_note.empty()) {
     m.proc_note = all.error().to_string();
   }

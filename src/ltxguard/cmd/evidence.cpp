@@ -27,6 +27,7 @@ int run_evidence(const EvidenceArgs& args) {
   collect::EvidenceOptions opts;
   opts.db_path = *db_path;
   opts.config = loaded->config;
+  opts.config_path = loaded->path;
   opts.log = args.log;
   opts.samples = args.samples;
   opts.interval_ms = static_cast<int>(args.interval_seconds * 1000.0);

@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "ltxguard/formats/path_prefix.hpp"
 #include "ltxguard/formats/prom_text.hpp"
 #include "ltxguard/sys/command.hpp"
 #include "ltxguard/sys/http_client.hpp"
@@ -76,6 +79,24 @@ std::optional<std::vector<formats::PromSample>> scrape(const std::string& addr, 
   return formats::parse_prom_text(*body);
 }
 
+std::string canonical_or(const sys::FileSystem& fs, const std::string& path) {
+  auto real = fs.real_path(path);
+  return real ? *real : path;
+}
+
+// litestream_shadow_wal_index of this database, read as metrics_replica_state reads it.
+std::optional<double> shadow_wal_index(const std::optional<std::vector<formats::PromSample>>& metrics,
+                                       const std::string& db_path) {
+  if (!metrics) return std::nullopt;
+  std::optional<double> found;
+  for (const auto& s : *metrics) {
+    if (s.name != "litestream_shadow_wal_index") continue;
+    const auto db = std::find_if(s.labels.begin(), s.labels.end(), [](const auto& l) { return l.first == "db"; });
+    if (db == s.labels.end() || db->second.empty() || db->second == db_path) found = s.value;
+  }
+  return found;
+}
+
 Sample take_sample(const sys::FileSystem& fs, const Evidence& ev, int64_t now, uint64_t staging_bytes) {
   Sample s;
   s.time_ms = now;
@@ -99,6 +120,30 @@ const FilesystemEvidence* Evidence::filesystem(uint64_t dev) const {
     if (f.stats.dev == dev) return &f;
   }
   return nullptr;
+}
+
+LitestreamSplit split_litestream(const sys::FileSystem& fs, const std::vector<sys::ProcessInfo>& processes,
+                                 const std::string& config_path, const std::string& db_path,
+                                 const std::vector<sys::OpenFile>& holders) {
+  LitestreamSplit out;
+  std::set<int> for_db;
+  const std::vector<sys::ProcessInfo> ls = sys::find_litestream(processes);
+  if (!config_path.empty()) {
+    for (const std::string& c : {config_path, canonical_or(fs, config_path)}) {
+      for (const auto& p : sys::find_litestream(ls, c)) for_db.insert(p.pid);
+    }
+  }
+  // The kernel reports canonical paths; a command line may hold either.
+  const std::string canon_db = canonical_or(fs, db_path);
+  const std::vector<std::string> named = {canon_db, canon_db + "-wal", canon_db + "-shm", db_path};
+  for (const auto& h : holders) for_db.insert(h.pid);
+  for (const auto& p : ls) {
+    for (size_t i = 1; i < p.cmdline.size(); ++i) {
+      if (std::find(named.begin(), named.end(), p.cmdline[i]) != named.end()) for_db.insert(p.pid);
+    }
+    (for_db.count(p.pid) != 0 ? out.for_db : out.other).push_back(p);
+  }
+  return out;
 }
 
 const formats::DbConfig* find_db_config(const formats::LitestreamConfig& config, const std::string& db_path) {
@@ -261,7 +306,9 @@ Evidence collect_evidence(const sys::FileSystem& fs, const sys::ProcessTable& pr
     if (last) ev.staging = std::move(scan);
   }
   if (ev.staging.exists) ev.staging_dev = ev.staging.dev;
+  ev.shadow_wal_index_first = shadow_wal_index(ev.metrics, ev.db_config.path);
   if (opts.config && ev.samples.size() > 1) ev.metrics = scrape(opts.config->addr, ev.metrics_note);
+  ev.shadow_wal_index = shadow_wal_index(ev.metrics, ev.db_config.path);
   ev.replicas = replica_states(fs, ev.db_config, ev.staging, ev.db_dev, ev.metrics, ev.metrics_note);
 
   // Filesystem figures as of the end of the window, so they agree with the last sample.
@@ -276,17 +323,26 @@ Evidence collect_evidence(const sys::FileSystem& fs, const sys::ProcessTable& pr
 
   ev.log = read_log(opts.log, opts.log_lines);
   ev.litestream = detect_version(opts.litestream_bin, ev.log, ev.metrics, ev.staging.layout);
-  if (auto ps = procs.processes()) {
-    ev.litestream.processes = sys::find_litestream(*ps);
-  } else {
-    ev.litestream.proc_note = ps.error().to_string();
-  }
-  if (ev.staging.exists) {
-    if (auto held = procs.open_files_under({ev.db_config.meta_path})) {
-      ev.litestream.staging_holders = std::move(*held);
-    } else if (ev.litestream.proc_note.empty()) {
-      ev.litestream.proc_note = held.error().to_string();
+  // Processes: the kernel reports canonical paths, so look for canonical ones.
+  const std::string canon_meta = canonical_or(fs, ev.db_config.meta_path);
+  const std::string canon_db = canonical_or(fs, opts.db_path);
+  std::vector<std::string> prefixes = {canon_db, canon_db + "-wal", canon_db + "-shm"};
+  if (ev.staging.exists) prefixes.push_back(canon_meta);
+  std::vector<sys::OpenFile> holders;
+  if (auto held = procs.open_files_under(prefixes)) {
+    holders = std::move(*held);
+    for (const auto& o : holders) {
+      if (ev.staging.exists && formats::path_within(o.path, canon_meta)) ev.litestream.staging_holders.push_back(o);
     }
+  } else {
+    ev.litestream.proc_note = held.error().to_string();
+  }
+  if (auto ps = procs.processes()) {
+    auto split = split_litestream(fs, *ps, opts.config_path, opts.db_path, holders);
+    ev.litestream.processes = std::move(split.for_db);
+    ev.litestream.other_processes = std::move(split.other);
+  } else if (ev.litestream.proc_note.empty()) {
+    ev.litestream.proc_note = ps.error().to_string();
   }
   return ev;
 }

@@ -33,6 +33,8 @@ struct LogSource {
 struct EvidenceOptions {
   std::string db_path;  // already vetted by check_database_path
   std::optional<formats::LitestreamConfig> config;
+  std::string config_path;  // the file `config` was read from ("" when none): a Litestream
+                            // running with it replicates this database
   LogSource log;
   int samples = 3;
   int interval_ms = 1000;
@@ -61,7 +63,8 @@ struct LitestreamEvidence {
   std::string version_source;  // "binary", "log", "metrics", "layout", or ""
   std::string version_note;    // why unknown, or what was run
   std::optional<formats::LitestreamVersion> parsed;
-  std::vector<sys::ProcessInfo> processes;  // running Litestream processes
+  std::vector<sys::ProcessInfo> processes;        // running Litestream processes for this database
+  std::vector<sys::ProcessInfo> other_processes;  // running Litestream processes for others
   std::vector<sys::OpenFile> staging_holders;  // processes with files open under the meta dir
   std::string proc_note;       // why /proc could not be read, if so
 };
@@ -89,6 +92,10 @@ struct Evidence {
   std::vector<ReplicaState> replicas;        // at the last sample
   std::string metrics_note;
   std::optional<std::vector<formats::PromSample>> metrics;
+  // 0.3 metrics: litestream_shadow_wal_index of this database at the first and the last
+  // scrape, to tell a replica's gap that closes from one that does not.
+  std::optional<double> shadow_wal_index_first;
+  std::optional<double> shadow_wal_index;
   LitestreamEvidence litestream;
   LogEvidence log;
   [[nodiscard]] const FilesystemEvidence* filesystem(uint64_t dev) const;
@@ -97,6 +104,19 @@ struct Evidence {
 // Never fails: whatever cannot be measured is recorded with the reason.
 [[nodiscard]] Evidence collect_evidence(const sys::FileSystem& fs, const sys::ProcessTable& procs,
                                         const EvidenceOptions& opts);
+
+// Litestream processes split into this database's and the others'. A process is this
+// database's when it runs with `config_path` (as written or canonical; "" matches none), names
+// the database, its -wal or -shm on its command line, or appears in `holders` (files it holds
+// open under the meta dir or on the database files). Shared by `evidence` and `cleanup`.
+struct LitestreamSplit {
+  std::vector<sys::ProcessInfo> for_db;
+  std::vector<sys::ProcessInfo> other;
+};
+[[nodiscard]] LitestreamSplit split_litestream(const sys::FileSystem& fs,
+                                               const std::vector<sys::ProcessInfo>& processes,
+                                               const std::string& config_path, const std::string& db_path,
+                                               const std::vector<sys::OpenFile>& holders);
 
 // The DbConfig for db_path in a config (matching by absolute path), or nullptr.
 [[nodiscard]] const formats::DbConfig* find_db_config(const formats::LitestreamConfig& config,

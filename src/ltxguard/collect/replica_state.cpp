@@ -163,7 +163,8 @@ ReplicaState file_replica_state(const sys::FileSystem& fs, const formats::Replic
     }
   }
   r.reason = gen.empty()        ? "no local generation to compare with"
-             : r.wal_index      ? fmt::format("replica holds generation {} up to WAL index {} offset {}", gen, *r.wal_index, r.wal_offset)
+             : r.wal_index      ? fmt::format("replica holds generation {} through WAL index {} (its last chunk starts at offset {})",
+                                            gen, *r.wal_index, r.wal_offset)
                                 : fmt::format("replica holds no WAL segment of generation {}", gen);
   if (local.layout == Layout::v0_3) backlog_v03(r, local, gen);
   return r;

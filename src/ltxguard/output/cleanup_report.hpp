@@ -24,7 +24,7 @@ struct CleanupContext {
   std::string meta_fs_mount;                    // where the freed space appears
   std::vector<std::string> litestream_running;  // described processes for this database
   std::vector<std::string> litestream_other;    // Litestream processes for other databases
-  std::vector<std::string> replicas;  // "file: replica holds generation … up to WAL index 1"
+  std::vector<std::string> replicas;  // "file: replica holds generation … through WAL index 1 …"
   std::vector<std::string> refusals;  // why --apply would refuse now
   std::map<std::string, std::vector<uint8_t>> headers;  // rel_path -> header bytes recorded
   std::string next_step;                                // one line

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -88,24 +89,110 @@ const collect::ReplicaState* first_state(const collect::Evidence& ev, const std:
   return nullptr;
 }
 
+// Replica error lines for this database after the last finished upload, keyed by the line's
+// `replica` attribute (0.3: the replica's name; 0.5: its client type; "" when it names none).
+// Only 0.3 logs a finished upload (`wal segment written`).
+std::map<std::string, uint64_t> replica_errors_since_upload(const collect::Evidence& ev) {
+  std::map<std::string, uint64_t> errors;
+  const std::string base = std::filesystem::path(ev.db.db_path).filename().string();
+  for (const auto& raw : ev.log.lines) {
+    const formats::LogLine line = formats::classify_log_line(raw);
+    if (!line.db.empty() && line.db != ev.db.db_path && line.db != ev.db_config.path && line.db != base) continue;
+    if (line.signature == formats::LogSignature::replica_error) {
+      ++errors[line.replica];
+    } else if (line.signature == formats::LogSignature::wal_segment_written) {
+      errors.erase(line.replica);
+      errors.erase("");
+    }
+  }
+  return errors;
+}
+
 }  // namespace
 
-std::optional<bool> replica_stuck(const collect::Evidence& ev) {
-  std::optional<bool> stuck;
-  const bool no_room = !ev.samples.empty() && ev.samples.back().staging_fs_free_bytes < kNoRoomBytes;
+ReplicaProgress replica_progress(const collect::Evidence& ev, const VerdictContext& ctx) {
+  ReplicaProgress p;
+  std::vector<std::string> details;
+  const bool window = ev.samples.size() >= 2;
+  const double secs = window_seconds(ev);
+  // "No room" is the application's view: on ext4 a root Litestream may still see the root
+  // reserve while the app already fails.
+  const bool no_room =
+      !ev.samples.empty() && (ctx.app_runs_as_root ? ev.samples.back().staging_fs_free_bytes
+                                                   : ev.samples.back().staging_fs_avail_bytes) < kNoRoomBytes;
+  const auto errors = replica_errors_since_upload(ev);
+  const auto stuck = [&](std::string why) {
+    p.stuck = true;
+    details.push_back(std::move(why));
+  };
   for (const auto& r : ev.replicas) {
-    if (!r.known || !r.backlog_bytes) continue;
     const auto* before = first_state(ev, r.name);
     const bool moved = before != nullptr && (before->wal_index != r.wal_index || before->wal_offset != r.wal_offset ||
                                              before->max_txid != r.max_txid || before->generation != r.generation);
+    std::vector<std::string> keys = {r.name, ""};
+    if (r.type != r.name) keys.push_back(r.type);
+    uint64_t errs = 0;
+    for (const auto& key : keys) {
+      if (auto it = errors.find(key); it != errors.end()) errs += it->second;
+    }
+    const std::string errors_text = fmt::format("{} replica error line(s) in the log since its last upload", errs);
+
+    if (r.known && r.source == "metrics" && r.wal_index && ev.shadow_wal_index) {
+      const double gap = *ev.shadow_wal_index - static_cast<double>(*r.wal_index);
+      std::optional<double> gap_first;
+      if (before != nullptr && before->wal_index && ev.shadow_wal_index_first) {
+        gap_first = *ev.shadow_wal_index_first - static_cast<double>(*before->wal_index);
+      }
+      const std::string gap_text = fmt::format("{}: shadow WAL index {:.0f}, replica WAL index {} (gap {:.0f})",
+                                               r.name, *ev.shadow_wal_index, *r.wal_index, gap);
+      if (gap > 0 && window && !moved && (!gap_first || gap >= *gap_first)) {
+        stuck(fmt::format("{}, not closing in {:.0f} s", gap_text, secs));
+      } else if (gap > 0 && errs > 0 && !moved) {
+        stuck(gap_text + "; " + errors_text);
+      } else if (gap > 0 && !window) {
+        p.behind = true;
+        details.push_back(gap_text);
+        p.stuck = p.stuck.value_or(false);
+      } else {
+        p.stuck = p.stuck.value_or(false);
+      }
+      continue;
+    }
+    if (!r.known || !r.backlog_bytes) {
+      // Position unknown: replica errors in the log are the only evidence there is.
+      if (errs > 0) stuck(r.name + ": " + errors_text);
+      continue;
+    }
     // A file replica on a full filesystem cannot advance, whatever the window showed.
     const auto* replica_fs = r.fs_dev ? ev.filesystem(*r.fs_dev) : nullptr;
     const bool replica_full = replica_fs != nullptr && replica_fs->stats.free_bytes < kNoRoomBytes;
     const bool grew = before != nullptr && before->backlog_bytes && *r.backlog_bytes > *before->backlog_bytes;
-    const bool this_stuck = *r.backlog_bytes > 0 && (replica_full || (!moved && (grew || no_room)));
-    stuck = stuck.value_or(false) || this_stuck;
+    const uint64_t backlog = *r.backlog_bytes;
+    // Nothing on the replica at all (a missing directory counts only when we looked for one).
+    const bool nothing_uploaded =
+        !r.wal_index && !r.max_txid && (r.source == "none" || ev.staging.layout != formats::Layout::none);
+    const std::string backlog_text =
+        fmt::format("{}: {}backlog {}", r.name, nothing_uploaded ? "nothing uploaded, " : "",
+                    human_bytes(as_signed(backlog)));
+    if (backlog > 0 && replica_full) {
+      stuck(backlog_text + ", its filesystem is full");
+    } else if (backlog > 0 && !moved && grew) {
+      stuck(fmt::format("{}, grew from {} in {:.0f} s without an upload", backlog_text,
+                        human_bytes(as_signed(*before->backlog_bytes)), secs));
+    } else if (backlog > 0 && !moved && no_room) {
+      stuck(backlog_text + ", no upload while the disk is full for the application");
+    } else if (backlog > 0 && !moved && errs > 0) {
+      stuck(backlog_text + "; " + errors_text);
+    } else if (nothing_uploaded) {
+      p.behind = true;
+      details.push_back(backlog_text);
+      p.stuck = p.stuck.value_or(false);
+    } else {
+      p.stuck = p.stuck.value_or(false);
+    }
   }
-  return stuck;
+  for (const auto& d : details) p.detail += (p.detail.empty() ? "" : "; ") + d;
+  return p;
 }
 
 model::EvidenceInput evidence_input(const collect::Evidence& ev, const VerdictContext& ctx) {
@@ -126,7 +213,15 @@ model::EvidenceInput evidence_input(const collect::Evidence& ev, const VerdictCo
   in.app_runs_as_root = ctx.app_runs_as_root;
   in.page_size_bytes = ev.db.header ? ev.db.header->page_size_bytes : 0;
   in.db_bytes = ev.db.logical_bytes();
-  in.wal_bytes = ev.db.wal.bytes;
+  in.wal_bytes = ev.samples.empty() ? ev.db.wal.bytes : ev.samples.back().wal_bytes;
+  if (ev.samples.size() >= 2) {
+    in.wal_growth_bytes = as_signed(ev.samples.back().wal_bytes) - as_signed(ev.samples.front().wal_bytes);
+  }
+  if (!ev.litestream.processes.empty()) {
+    in.litestream_running_for_db = true;
+  } else if (ev.litestream.proc_note.empty()) {
+    in.litestream_running_for_db = false;
+  }
   in.staging_found = ev.staging.exists && ev.staging.file_count > 0;
   in.staging_bytes = ev.staging.total_bytes;
   in.staging_growth_bytes = staging_growth(ev);
@@ -139,7 +234,10 @@ model::EvidenceInput evidence_input(const collect::Evidence& ev, const VerdictCo
                  std::any_of(ev.staging.files.begin(), ev.staging.files.end(),
                              [](const auto& f) { return f.name.in_flight(); });
   in.remaining_staging_bytes = collect::remaining_staging_bytes(ev.staging);
-  in.replica_stuck = replica_stuck(ev);
+  const ReplicaProgress progress = replica_progress(ev, ctx);
+  in.replica_stuck = progress.stuck;
+  in.replica_behind = progress.behind;
+  in.replica_detail = progress.detail;
   in.reserve_bytes = ctx.reserve_bytes;
   if (ev.log.available) {
     in.log_disk_full_lines = ev.log.counts.disk_full_lines;
@@ -213,7 +311,8 @@ ordered_json evidence_json(const collect::Evidence& ev, const model::EvidenceVer
     if (!f->name.generation.empty()) o["generation"] = f->name.generation;
     if (f->ltx) {
       ordered_json l = {{"encoding", formats::to_string(f->ltx->encoding)}, {"reason", r(f->ltx->reason)},
-                        {"pages_written", f->ltx->pages_written},
+                        // null: not counted (an in-flight file is only read at its ends)
+                        {"pages_written", f->ltx->pages_counted ? ordered_json(f->ltx->pages_written) : ordered_json()},
                         {"expected_final_bytes", f->ltx->expected_final_bytes},
                         {"checksum_verified", f->ltx->checksum_verified}};
       if (f->ltx->header) {
@@ -256,6 +355,10 @@ ordered_json evidence_json(const collect::Evidence& ev, const model::EvidenceVer
   for (const auto& p : ev.litestream.processes) {
     procs.push_back({{"pid", p.pid}, {"uid", p.uid}, {"comm", r(p.comm)}});
   }
+  ordered_json others = ordered_json::array();
+  for (const auto& p : ev.litestream.other_processes) {
+    others.push_back({{"pid", p.pid}, {"uid", p.uid}, {"comm", r(p.comm)}});
+  }
   ordered_json holders = ordered_json::array();
   for (const auto& h : ev.litestream.staging_holders) {
     holders.push_back({{"pid", h.pid}, {"comm", r(h.comm)}, {"fd", h.fd}, {"path", r(h.path)}});
@@ -264,6 +367,7 @@ ordered_json evidence_json(const collect::Evidence& ev, const model::EvidenceVer
                      {"version_source", ev.litestream.version_source},
                      {"version_note", r(ev.litestream.version_note)},
                      {"processes", procs},
+                     {"other_processes", others},
                      {"staging_holders", holders},
                      {"proc_note", r(ev.litestream.proc_note)}};
 
@@ -306,6 +410,7 @@ ordered_json evidence_json(const collect::Evidence& ev, const model::EvidenceVer
                   {"visible_in_logs", answer(v.visible_in_logs)},
                   {"staging_share_percent",
                    v.staging_share_percent ? ordered_json(*v.staging_share_percent) : ordered_json(nullptr)},
+                  {"pinned_wal_bytes", v.pinned_wal_bytes},
                   {"reserve_bytes", ctx.reserve_bytes},
                   {"reserve_detail", ctx.reserve_detail},
                   {"reasons", reasons}};
@@ -330,6 +435,11 @@ std::string verdict_lines(const model::EvidenceVerdict& v, const formats::Redact
 }
 
 std::string one_line_summary(const model::EvidenceVerdict& v) {
+  if (v.staging_is_driver == model::Answer::yes && v.driver_rule == model::DriverRule::pinned_wal) {
+    return fmt::format("Litestream is filling this disk: its read transaction pins the app's WAL, which "
+                       "cannot be checkpointed and reused{}; stop Litestream before cleaning up.",
+                       v.staging_fits == model::Answer::no ? ", and its staging will not fit" : "");
+  }
   if (v.staging_is_driver == model::Answer::yes) {
     return v.staging_fits == model::Answer::no
                ? "Litestream staging is filling this disk and will not fit: stop Litestream before cleaning up."
@@ -374,11 +484,16 @@ std::string evidence_text(const collect::Evidence& ev, const model::EvidenceVerd
                        file_kind(*f), file_state(*f), f->ltx && !f->ltx->reason.empty() ? " (" + r(f->ltx->reason) + ")" : "");
   }
   // An unreadable process list must not read as "nothing is running".
-  const std::string procs =
+  std::string procs =
       ev.litestream.proc_note.empty()
-          ? fmt::format("{} process(es) running, {} open file(s) under the meta dir",
+          ? fmt::format("{} process(es) running for this database, {} open file(s) under the meta dir",
                         ev.litestream.processes.size(), ev.litestream.staging_holders.size())
           : "processes unknown (" + r(ev.litestream.proc_note) + ")";
+  if (!ev.litestream.other_processes.empty()) {
+    std::vector<std::string> pids;
+    for (const auto& p : ev.litestream.other_processes) pids.push_back(fmt::format("pid {}", p.pid));
+    procs += fmt::format("; other Litestream (not this database): {}", fmt::join(pids, ", "));
+  }
   out += fmt::format("litestream  {}{}; {}\n",
                      ev.litestream.version.empty() ? "version unknown" : r(ev.litestream.version),
                      ev.litestream.version_source.empty() ? "" : " (from " + ev.litestream.version_source + ")",

@@ -28,9 +28,19 @@ struct VerdictContext {
 
 [[nodiscard]] model::EvidenceInput evidence_input(const collect::Evidence& ev, const VerdictContext& ctx);
 
-// Replicas that did not move between the first and the last sample while their backlog grew,
-// or that sit behind with no room left to grow into.
-[[nodiscard]] std::optional<bool> replica_stuck(const collect::Evidence& ev);
+struct ReplicaProgress {
+  // A replica behind and not advancing: it did not move while its backlog grew, or with no
+  // room left (the app's view: the disk is full for the app), or its file replica's filesystem
+  // is full, or its metrics gap did not close over the window, or the log shows replica errors
+  // after its last upload while it did not move. false when every replica with a known
+  // position advances; nullopt when no position is known.
+  std::optional<bool> stuck;
+  // A replica behind though not proven stuck: nothing uploaded yet, or a metrics gap seen
+  // without a window to watch it close.
+  bool behind = false;
+  std::string detail;  // the evidence for stuck or behind, per replica, "; "-separated
+};
+[[nodiscard]] ReplicaProgress replica_progress(const collect::Evidence& ev, const VerdictContext& ctx);
 
 [[nodiscard]] nlohmann::ordered_json evidence_json(const collect::Evidence& ev, const model::EvidenceVerdict& v,
                                                    const VerdictContext& ctx, const formats::Redactor& redactor);

@@ -133,6 +133,10 @@ TEST(ReplicaStateTest, File03ReplicaBacklogCountsFromTheLastUploadedOffset) {
   EXPECT_EQ(*r.wal_index, 1u);
   EXPECT_EQ(r.wal_offset, 4000u);
   EXPECT_EQ(*r.backlog_bytes, (8000u - 4000u) + 3000u);
+  // The offset in the name is where the last chunk starts (its length is only known
+  // compressed): the text must not call it the end.
+  EXPECT_EQ(r.reason,
+            "replica holds generation 0123456789abcdef through WAL index 1 (its last chunk starts at offset 4000)");
 }
 
 TEST(ReplicaStateTest, MissingFileReplicaMeansEverythingIsBacklog) {
@@ -358,3 +362,44 @@ TEST(ReplicaStateTest, NothingStagedMeansNoBacklog) {
 
 }  // namespace
 }  // namespace ltxguard::collect
+
+namespace ltxguard::collect {
+namespace {
+
+sys::ProcessInfo litestream(int pid, std::vector<std::string> argv) {
+  return sys::ProcessInfo{pid, 0, "litestream", "/usr/bin/litestream", std::move(argv)};
+}
+
+// Field test: a Litestream replicating another database (its own config) was counted as
+// "1 process(es) running" for this one.
+TEST(EvidenceTest, LitestreamForAnotherDatabaseIsListedApart) {
+  FakeFileSystem fs;
+  testing::FakeProcessTable procs;
+  fs.add_sized_file("/d/app.db", 4096, sqlite_header(4096, 1));
+  fs.add_file("/d/a.yml");
+  fs.add_symlink("/d/a-link.yml", "a.yml");
+  fs.add_dir(kMeta);
+  procs.add_process(litestream(11, {"litestream", "replicate", "-config", "/d/a.yml"}));
+  procs.add_process(litestream(12, {"litestream", "replicate", "-config", "/d/b.yml"}));
+  procs.add_process(litestream(13, {"litestream", "replicate", "/d/app.db", "s3://bucket/app"}));
+  procs.add_process(litestream(14, {"litestream", "replicate", "-config", "/etc/x.yml"}));
+  procs.add_open_file(sys::OpenFile{14, 5, "", "/d/app.db", false});
+  procs.add_process(sys::ProcessInfo{15, 0, "app", "/usr/bin/app", {"app"}});
+  procs.add_open_file(sys::OpenFile{15, 3, "", "/d/app.db-wal", false});
+  auto opts = quick_evidence("/d/app.db");
+  opts.config_path = "/d/a-link.yml";  // matched as written and canonical
+  const Evidence ev = collect_evidence(fs, procs, opts);
+  std::vector<int> mine, others;
+  for (const auto& p : ev.litestream.processes) mine.push_back(p.pid);
+  for (const auto& p : ev.litestream.other_processes) others.push_back(p.pid);
+  EXPECT_EQ(mine, (std::vector<int>{11, 13, 14}));
+  EXPECT_EQ(others, (std::vector<int>{12}));
+  opts.config_path.clear();  // no config read: only the command line and open files tell
+  const Evidence no_config = collect_evidence(fs, procs, opts);
+  EXPECT_EQ(no_config.litestream.processes.size(), 2u);
+  EXPECT_EQ(no_config.litestream.other_processes.size(), 2u);
+}
+
+}  // namespace
+}  // namespace ltxguard::collect
+

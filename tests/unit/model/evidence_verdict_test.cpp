@@ -162,3 +162,165 @@ TEST(EvidenceVerdictTest, HealthyReplicationCopyingTheWalIsNotTheDriver) {
 
 }  // namespace
 }  // namespace ltxguard::model
+
+namespace ltxguard::model {
+namespace {
+
+constexpr uint64_t kKiB = 1 << 10;
+
+// Field test on ext4 (5 % root reserve), app as nobody: a root Litestream 0.5.12 keeps a
+// stalled 17.1 MiB .ltx.tmp, nothing reached the replica, the app already fails.
+EvidenceInput ext4_wedge() {
+  EvidenceInput in;
+  in.db_fs = in.staging_fs = VerdictFs{56013 * kKiB, 1331 * kKiB, 0, true};
+  in.page_size_bytes = 4096;
+  in.wal_bytes = 2355 * kKiB;
+  in.litestream_running_for_db = true;
+  in.staging_found = true;
+  in.staging_bytes = 17510 * kKiB;
+  in.window_seconds = 2;
+  in.in_flight = true;
+  in.remaining_staging_bytes = 17920 * kKiB;
+  in.reserve_bytes = 5632 * kKiB;
+  return in;
+}
+
+TEST(EvidenceVerdictTest, ReplicaWithNothingUploadedIsNotKeepingUp) {
+  auto in = ext4_wedge();
+  in.replica_stuck = false;
+  in.replica_behind = true;
+  in.replica_detail = "file: nothing uploaded, backlog 17.1 MiB";
+  const auto v = decide_evidence(in);
+  EXPECT_EQ(v.staging_is_driver, Answer::yes);
+  EXPECT_EQ(v.reasons[0],
+            "staging_is_driver=true: staging holds 17.1 MiB of 53.4 MiB used on its filesystem, 32% ≥ 25% (a "
+            "replica is behind: file: nothing uploaded, backlog 17.1 MiB); not growing while sampled");
+  in.replica_behind = false;  // every replica keeps up: only a dominant share counts
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::no);
+}
+
+TEST(EvidenceVerdictTest, FitsUsesTheApplicationsViewOnASharedFilesystem) {
+  EvidenceInput in;
+  in.db_fs = in.staging_fs = VerdictFs{100 * kMiB, 10 * kMiB, 5 * kMiB, true};
+  in.staging_found = true;
+  in.in_flight = true;
+  in.remaining_staging_bytes = 4 * kMiB;
+  in.reserve_bytes = 2 * kMiB;
+  // Litestream (root) could write the 4 MiB, but the non-root app would be left 1 MiB.
+  auto v = decide_evidence(in);
+  EXPECT_EQ(v.staging_fits, Answer::no);
+  EXPECT_EQ(v.reasons[1],
+            "staging_fits=false: free 5.0 MiB (the non-root app's view; root sees 10.0 MiB) − remaining staging "
+            "write 4.0 MiB − reserve 2.0 MiB = -1.0 MiB");
+  in.app_runs_as_root = true;
+  EXPECT_EQ(decide_evidence(in).staging_fits, Answer::yes);
+  in.app_runs_as_root = false;
+  in.same_filesystem = false;  // staging on its own disk: root Litestream's room, no reserve
+  EXPECT_EQ(decide_evidence(in).staging_fits, Answer::yes);
+}
+
+// Field test on tmpfs between two 0.5 saw-tooth peaks: Litestream deleted its .ltx.tmp after
+// ENOSPC and retries while holding its read transaction; the app's WAL is 19.4 MiB.
+EvidenceInput sawtooth_trough() {
+  EvidenceInput in;
+  in.db_fs = in.staging_fs = VerdictFs{48 * kMiB, 0, 0, true};
+  in.page_size_bytes = 4096;
+  in.db_bytes = 28 * kMiB;
+  in.wal_bytes = 20324352;
+  in.litestream_running_for_db = true;
+  in.staging_found = false;
+  in.window_seconds = 2;
+  in.replica_stuck = false;
+  in.replica_behind = true;
+  in.replica_detail = "file: nothing uploaded, backlog 0 B";
+  in.reserve_bytes = 4915 * kKiB;
+  return in;
+}
+
+TEST(EvidenceVerdictTest, WalPinnedByLitestreamsReadTransactionMakesLitestreamTheDriver) {
+  const auto v = decide_evidence(sawtooth_trough());
+  EXPECT_EQ(v.staging_is_driver, Answer::yes);
+  EXPECT_EQ(v.wal_blocked, Answer::yes);
+  EXPECT_EQ(v.pinned_wal_bytes, 20324352u - (32u + 1000u * (4096u + 24u)));
+  EXPECT_EQ(v.reasons[0],
+            "staging_is_driver=true: Litestream's read transaction pins the app's WAL: 15.5 MiB of it beyond the "
+            "3.9 MiB checkpoints keep it at (WAL 19.4 MiB), with 0 B staging, is 15.5 MiB of 48.0 MiB used on the "
+            "database filesystem, 32% ≥ 25% (a replica is behind: file: nothing uploaded, backlog 0 B); not growing "
+            "while sampled");
+  EXPECT_EQ(v.reasons[2],
+            "wal_blocked=true: the application can still use 0 B on the database filesystem (non-root view), a WAL "
+            "commit needs about 1.0 MiB; the meta dir is on this filesystem but holds no staging files now; "
+            "Litestream's read transaction pins 15.5 MiB of the 19.4 MiB WAL (checkpoints keep it at 3.9 MiB)");
+}
+
+TEST(EvidenceVerdictTest, WalIsCountedAgainstLitestreamOnlyWhenPinnedByIt) {
+  auto in = sawtooth_trough();
+  in.litestream_running_for_db = false;  // no Litestream for this database: another reader
+  auto v = decide_evidence(in);
+  EXPECT_EQ(v.staging_is_driver, Answer::no);
+  EXPECT_EQ(v.pinned_wal_bytes, 0u);
+  in.litestream_running_for_db.reset();  // process list unreadable
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::no);
+  in = sawtooth_trough();
+  in.db_fs = in.staging_fs = VerdictFs{48 * kMiB, 2 * kMiB, 2 * kMiB, true};  // the app can still commit
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::no);
+  in = sawtooth_trough();
+  in.wal_bytes = 4 * kMiB;  // within one checkpoint cycle
+  EXPECT_EQ(decide_evidence(in).staging_is_driver, Answer::no);
+}
+
+TEST(EvidenceVerdictTest, StagingOnAnotherFilesystemIsSaidOnlyWhenItIs) {
+  auto in = sawtooth_trough();
+  in.litestream_running_for_db = false;
+  in.same_filesystem = false;
+  in.staging_fs = VerdictFs{48 * kMiB, 40 * kMiB, 40 * kMiB, true};
+  const auto v = decide_evidence(in);
+  EXPECT_NE(v.reasons[2].find("; staging is not on this filesystem"), std::string::npos) << v.reasons[2];
+  in.same_filesystem = true;
+  in.staging_fs = in.db_fs;
+  EXPECT_EQ(decide_evidence(in).reasons[2].find("staging is not on this filesystem"), std::string::npos);
+}
+
+TEST(EvidenceVerdictTest, ReasonStatesTheRuleThatDecided) {
+  EvidenceInput in;
+  in.db_fs = in.staging_fs = VerdictFs{200 * kMiB, 100 * kMiB, 100 * kMiB, true};
+  in.staging_found = true;
+  in.staging_bytes = 24 * kMiB;  // 24 % of the used 100 MiB: below the share rule
+  in.staging_growth_bytes = 6 * kMiB;
+  in.staging_fs_consumed_bytes = 8 * kMiB;
+  in.window_seconds = 2;
+  auto v = decide_evidence(in);
+  EXPECT_EQ(v.staging_is_driver, Answer::yes);
+  EXPECT_EQ(v.reasons[0],
+            "staging_is_driver=true: staging grew by 6.0 MiB in 2 s, 75% ≥ 50% of the 8.0 MiB consumed meanwhile; "
+            "staging holds 24.0 MiB of 100.0 MiB used on its filesystem, 24% < 25% (replica progress unknown)");
+  in.staging_growth_bytes = 2 * kMiB;
+  v = decide_evidence(in);
+  EXPECT_EQ(v.staging_is_driver, Answer::no);
+  EXPECT_EQ(v.reasons[0],
+            "staging_is_driver=false: staging holds 24.0 MiB of 100.0 MiB used on its filesystem, 24% < 25% "
+            "(replica progress unknown); staging grew by 2.0 MiB in 2 s, 25% < 50% of the 8.0 MiB consumed "
+            "meanwhile");
+  in.replica_stuck = false;
+  in.staging_growth_bytes = 6 * kMiB;
+  EXPECT_EQ(decide_evidence(in).reasons[0],
+            "staging_is_driver=false: staging holds 24.0 MiB of 100.0 MiB used on its filesystem, 24% < 50% (while "
+            "every replica keeps up); staging grew by 6.0 MiB in 2 s (growth not counted while every replica keeps "
+            "up)");
+}
+
+TEST(EvidenceVerdictTest, StuckReplicaEvidenceIsInTheFitsReason) {
+  EvidenceInput in;
+  in.db_fs = in.staging_fs = VerdictFs{100 * kMiB, 50 * kMiB, 50 * kMiB, true};
+  in.staging_found = true;
+  in.replica_stuck = true;
+  in.replica_detail = "s3: shadow WAL index 5, replica WAL index 3 (gap 2), not closing in 2 s";
+  const auto v = decide_evidence(in);
+  EXPECT_EQ(v.staging_fits, Answer::no);
+  EXPECT_EQ(v.reasons[1],
+            "staging_fits=false: a replica is not advancing (s3: shadow WAL index 5, replica WAL index 3 (gap 2), "
+            "not closing in 2 s), so staging grows without bound (50.0 MiB free)");
+}
+
+}  // namespace
+}  // namespace ltxguard::model
