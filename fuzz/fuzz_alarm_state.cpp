@@ -19,7 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string again = serialize_alarm(*a);
   auto b = parse_alarm(again, "alarm.json");
   if (!b || b->latched != a->latched || b->reason != a->reason || b->db_path != a->db_path ||
-      b->evidence_files != a->evidence_files || b->latched_at_ms != a->latched_at_ms)
+      b->evidence_files != a->evidence_files || b->latched_at_ms != a->latched_at_ms ||
+      b->config_path != a->config_path || b->policy_path != a->policy_path ||
+      b->litestream_bin != a->litestream_bin || b->litestream_version != a->litestream_version)
     std::abort();
   return 0;
 }

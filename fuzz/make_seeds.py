@@ -190,6 +190,11 @@ def main():
     write("alarm_state", "latched.json", ALARM)
     write("alarm_state", "cleared.json", ALARM.replace('"cleared_at_ms": 0', '"cleared_at_ms": 1764000100000')
           .replace('"cleared_how": ""', '"cleared_how": "preflight ok (exit 0)"'))
+    # What run preflighted with (absent from files written before these fields existed).
+    write("alarm_state", "latched_with_inputs.json", ALARM.replace(
+        '  "evidence_note": "",\n',
+        '  "evidence_note": "",\n  "config_path": "/srv/litestream.yml",\n  "policy_path": "/srv/policy.yml",\n'
+        '  "litestream_bin": "/opt/litestream/bin/litestream",\n  "litestream_version": "0.3.13",\n'))
     os.makedirs(os.path.join(here, "dict"), exist_ok=True)
     for target, entries in DICTS.items():
         with open(os.path.join(here, "dict", target + ".dict"), "w") as f:

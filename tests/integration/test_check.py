@@ -14,7 +14,7 @@ import ltxg
 from ltxg import KiB, MiB
 
 RULE_IDS = ["litestream-version", "unit-user", "unit-restart", "unit-watchdog", "metrics-addr",
-            "metrics-loopback", "meta-dir-placement", "db-path-symlink", "auto-recover",
+            "metrics-loopback", "meta-dir-placement", "replica-same-filesystem", "db-path-symlink", "auto-recover",
             "policy-reserve", "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"]
 
 CANARY_SECRET = "CanarySecretValue123"
@@ -173,6 +173,7 @@ class CheckBadSetupTest(unittest.TestCase):
 
 class CheckGoodSetupTest(unittest.TestCase):
     def test_passes_with_meta_dir_on_its_own_filesystem(self):
+        # The meta dir and the file replica both off the database's filesystem.
         meta_fs = ltxg.tmpfs(self, 8 * MiB)  # needs root; skips otherwise
         root = ltxg.temp_dir(self)
         db = os.path.join(root, "app.db")
@@ -184,13 +185,49 @@ class CheckGoodSetupTest(unittest.TestCase):
             f"    meta-path: {meta_fs}/app-meta\n"
             "    replica:\n"
             "      type: file\n"
-            f"      path: {root}/replica\n"))
+            f"      path: {meta_fs}/replica\n"))
         unit = write(os.path.join(root, "litestream.service"), GOOD_UNIT)
         policy = write(os.path.join(root, "policy.yml"), "")
         proc = check("--config", config, "--unit", unit, "--policy", policy,
                      "--litestream-bin", version_script(root, "0.5.16"))
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertEqual(finding_lines(proc.stdout), {i: f"\t{i}: OK" for i in RULE_IDS})
+
+
+class CheckPlacementTest(unittest.TestCase):
+    def test_file_replica_on_the_database_filesystem_warns_with_0_3_hints(self):
+        # Field test: preflight charged a second full copy to the database's disk for this
+        # replica, check said nothing; its meta-dir hint described 0.5 staging for a 0.3.13.
+        root = ltxg.temp_dir(self)
+        db = os.path.join(root, "app.db")
+        ltxg.make_db(db, 256 * KiB)
+        replica = os.path.join(root, "backup", "app")  # neither directory exists yet
+        config = write(os.path.join(root, "litestream.yml"), (
+            "addr: 127.0.0.1:9090\n"
+            "dbs:\n"
+            f"  - path: {db}\n"
+            "    replicas:\n"
+            "      - type: file\n"
+            f"        path: {replica}\n"))
+        unit = write(os.path.join(root, "litestream.service"), GOOD_UNIT)
+        policy = write(os.path.join(root, "policy.yml"), "")
+        proc, doc = ltxg.run_json("check", "--json", "--config", config, "--unit", unit, "--policy", policy,
+                                  "--litestream-bin", version_script(root, "0.3.13"))
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        by_id = {f["id"]: f for f in doc["findings"]}
+        self.assertEqual(by_id["replica-same-filesystem"], {
+            "id": "replica-same-filesystem", "status": "warning",
+            "message": f"{db}: file replica {replica} is on the database's filesystem: it needs a second full "
+                       "copy of the database on the disk the app needs",
+            "hint": "put the file replica on another disk, or replicate off the host (s3, sftp, ...): ltxguard "
+                    "preflight charges its full copy against this filesystem, and when the replica fills it the "
+                    "app gets ENOSPC too"})
+        meta = by_id["meta-dir-placement"]
+        self.assertEqual(meta["status"], "warning")
+        self.assertIn("Litestream 0.3.13 keeps its shadow WAL there, which grows at the app's WAL rate without "
+                      "bound while a replica does not advance", meta["hint"])
+        self.assertNotIn(".ltx.tmp", meta["hint"])
+        self.assertNotIn("snapshot", meta["hint"])
 
 
 class CheckBadInputTest(unittest.TestCase):

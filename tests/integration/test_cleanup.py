@@ -255,6 +255,42 @@ class CleanupSymlinkedMetaDirTest(unittest.TestCase):
         self.assertEqual(ltxg.tree_hashes(ltxg.db_files(db)), before)
 
 
+class CleanupLatchedAlarmTest(unittest.TestCase):
+    def test_next_step_clears_the_latched_alarm_before_starting_litestream(self):
+        # Field test: after a protective stop, cleanup --apply said `systemctl start litestream`
+        # while `ltxguard run` would refuse (exit 11) until the alarm is cleared.
+        fs = ltxg.tmpfs(self, 64 * MiB)
+        root = ltxg.temp_dir(self)
+        db = os.path.join(fs, "app.db")
+        ltxg.make_db(db, 1 * MiB)
+        tmp = os.path.join(fs, ".app.db-litestream", TMP_REL)
+        os.makedirs(os.path.dirname(tmp))
+        with open(tmp, "wb") as f:
+            f.write(b"LTX1" + bytes(4096))  # an abandoned in-flight snapshot: safe once stopped
+        config = ltxg.write_litestream_config(os.path.join(root, "litestream.yml"), [
+            {"path": db, "replicas": [{"type": "file", "path": os.path.join(root, "replica")}]}])
+        state = os.path.join(root, "state")
+        os.mkdir(state)
+        with open(os.path.join(state, "alarm.json"), "w") as f:
+            json.dump({"latched": True, "latched_at_ms": 1795625317486, "db_path": db, "condition": "cannot_fit",
+                       "reason": "remaining staging cannot fit", "config_path": config, "policy_path": "",
+                       "litestream_bin": "", "litestream_version": "0.5.12"}, f)
+        proc, doc = ltxg.run_json("cleanup", "--db", db, "--config", config, "--litestream-version", "0.5.12",
+                                  "--apply", "--state-dir", state, "--json")
+        self.assertIn(proc.returncode, (0, 1), proc.stdout + proc.stderr)
+        self.assertEqual([(a["rel_path"], a["action"]) for a in doc["apply"]["actions"]], [(TMP_REL, "removed")])
+        clear = f"ltxguard alarm clear --state-dir {state} --config {config} --litestream-version 0.5.12"
+        self.assertTrue(doc["apply"]["next_step"].startswith(
+            "first clear the latched alarm (`ltxguard run` keeps Litestream stopped until then): "
+            f"`{clear}`; then start Litestream again (`systemctl start litestream`;"), doc["apply"]["next_step"])
+
+        # The command works as printed.
+        cleared = ltxg.run_ltxguard(*clear.split()[1:])
+        self.assertEqual(cleared.returncode, 0, cleared.stdout + cleared.stderr)
+        with open(os.path.join(state, "alarm.json")) as f:
+            self.assertFalse(json.load(f)["latched"])
+
+
 class Cleanup03RecoveryTest(unittest.TestCase):
     """The real Litestream 0.3.13, its file replica on a tiny tmpfs: the measured recovery."""
 

@@ -5,6 +5,8 @@ that misbehave on purpose (supervisor.fake_litestream); neither is Litestream.""
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -199,6 +201,18 @@ class ExitStatusTest(unittest.TestCase):
                          r'level=ERROR msg="Litestream exited 3 on its own" event=litestream_exited .*exit_status=3')
         self.assertIsNone(sv.alarm_doc(state))
 
+    def test_a_wrapped_litestream_is_asked_for_its_version_the_way_it_is_started(self):
+        # `sh stand-in replicate ...`: no "litestream" on argv[0] and none needed on PATH; the
+        # model comes from `sh stand-in version` (the fake prints 0.5.10).
+        fs, db, config, root = sv.small_db_setup(self)
+        state = os.path.join(root, "state")
+        script = sv.fake_litestream(self, "sleep 0.5\nexit 0")
+        run = sv.Run(self, ["--state-dir", state, "--log-format", "text"],
+                     ["sh", script, "replicate", "-config", config], marker=script,
+                     env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        self.assertEqual(run.wait(20), 0, run.stderr())
+        self.assertIn("Litestream model 0.5 (0.5.10)", run.event_lines("watch_started")[0])
+
     def test_a_child_killed_from_outside_gives_128_plus_the_signal(self):
         fs, db, config, root = sv.small_db_setup(self)
         state = os.path.join(root, "state")
@@ -277,8 +291,9 @@ class AlarmTest(unittest.TestCase):
         s.filler.join()
         alarm = sv.alarm_doc(s.state_dir)
         self.assertTrue(alarm["latched"])
-        clear_args = ["alarm", "clear", "--state-dir", s.state_dir, "--config", s.config,
-                      "--litestream-version", "0.5.15"]
+        # What run preflighted with, for `alarm clear` to preflight the same way.
+        self.assertEqual((alarm["config_path"], alarm["policy_path"], alarm["litestream_version"]),
+                         (s.config, "", "0.5.15"))
 
         # A restart (systemd Restart=always) does not start Litestream again.
         again = sv.Run(self, ["--state-dir", s.state_dir, "--litestream-version", "0.5.15", "--log-format", "text"],
@@ -301,6 +316,13 @@ class AlarmTest(unittest.TestCase):
         self.assertIn(f"  evidence:   {alarm['evidence_files'][0]}\n", status.stdout)
         proc, doc = sv.alarm_status(s.state_dir)
         self.assertEqual((proc.returncode, doc["latched"], doc["alarm"]["condition"]), (2, True, "cannot_fit"))
+        # Field test: the printed command lacked --config and failed. It is run as printed below.
+        printed = re.search(r"then `(ltxguard alarm clear [^`]*)`", status.stdout).group(1)
+        self.assertEqual(printed, f"ltxguard alarm clear --state-dir {s.state_dir} --config {s.config} "
+                                  "--litestream-version 0.5.15")
+        self.assertIn(f"run `ltxguard cleanup --db {s.db} --config {s.config} --state-dir {s.state_dir}` ",
+                      status.stdout)
+        clear_args = shlex.split(printed)[1:]
 
         # The disk is still full: a fresh preflight is critical, the alarm stays.
         refused = ltxg.run_ltxguard(*clear_args)
@@ -387,6 +409,71 @@ class AlarmTest(unittest.TestCase):
         self.assertIn("cannot be read as an alarm state", run.event_lines("alarm_latched_refused")[0])
         self.assertNotIn("litestream_started", run.events())
         self.assertEqual(ltxg.run_ltxguard("alarm", "status", "--state-dir", state).returncode, 2)
+
+    def write_alarm(self, state, **fields):
+        doc = {"latched": True, "latched_at_ms": 1795625317486, "condition": "cannot_fit",
+               "reason": "remaining staging cannot fit", "headroom_bytes": -1, "stop_outcome": "exited 0",
+               "evidence_files": [], "evidence_note": "", "cleared_at_ms": 0, "cleared_how": ""}
+        doc.update(fields)
+        with open(os.path.join(state, "alarm.json"), "w") as f:
+            json.dump(doc, f)
+
+    def test_clear_preflights_with_what_run_recorded_unless_flags_say_otherwise(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        state = ltxg.temp_dir(self)
+        self.write_alarm(state, db_path=db, config_path=config, policy_path="", litestream_bin="",
+                         litestream_version="0.5.15")
+        status = ltxg.run_ltxguard("alarm", "status", "--state-dir", state)
+        self.assertEqual(status.returncode, 2, status.stderr)
+        printed = f"ltxguard alarm clear --state-dir {state} --config {config} --litestream-version 0.5.15"
+        self.assertIn(f"then `{printed}` (it runs a fresh preflight first).\n", status.stdout)
+
+        # An explicit flag wins over the recorded one: this config does not exist.
+        missing = os.path.join(root, "missing.yml")
+        refused = ltxg.run_ltxguard("alarm", "clear", "--state-dir", state, "--config", missing)
+        self.assertEqual(refused.returncode, 66, refused.stdout + refused.stderr)
+        self.assertIn(f"ltxguard: {missing}: cannot read file: not found\n", refused.stderr)
+        self.assertIn("ltxguard: alarm stays latched: the preflight could not run: the database, the Litestream "
+                      "config or the policy is missing or unreadable (exit 66, its error is above).", refused.stderr)
+        self.assertNotIn("Free space", refused.stderr)
+        self.assertTrue(sv.alarm_doc(state)["latched"])
+
+        # Nothing but the state dir: the rest comes from alarm.json.
+        cleared = ltxg.run_ltxguard("alarm", "clear", "--state-dir", state)
+        self.assertEqual(cleared.returncode, 0, cleared.stdout + cleared.stderr)
+        self.assertTrue(cleared.stdout.startswith(
+            f"preflight with what `ltxguard run` used (from alarm.json): --db {db} --config {config} "
+            "--litestream-version 0.5.15\n"), cleared.stdout)
+        self.assertRegex(cleared.stdout, r"alarm cleared: preflight passed \(exit [01]\)\n$")
+        self.assertFalse(sv.alarm_doc(state)["latched"])
+
+    def test_an_alarm_file_from_before_the_recorded_inputs_still_clears(self):
+        fs, db, config, root = sv.small_db_setup(self)
+        state = ltxg.temp_dir(self)
+        self.write_alarm(state, db_path=db)  # no config_path, policy_path, litestream_*
+        status = ltxg.run_ltxguard("alarm", "status", "--state-dir", state)
+        self.assertEqual(status.returncode, 2, status.stderr)
+        self.assertIn(f"then `ltxguard alarm clear --state-dir {state} --db {db}` (it runs a fresh preflight "
+                      "first).\n", status.stdout)
+        cleared = ltxg.run_ltxguard("alarm", "clear", "--state-dir", state, "--db", db, "--config", config,
+                                    "--litestream-version", "0.5.15")
+        self.assertEqual(cleared.returncode, 0, cleared.stdout + cleared.stderr)
+        self.assertFalse(sv.alarm_doc(state)["latched"])
+
+    def test_a_preflight_that_cannot_run_is_not_called_a_full_disk(self):
+        # Field test: with nothing to preflight, clear said "Free space or change the policy".
+        if os.path.exists("/etc/litestream.yml"):
+            self.skipTest("/etc/litestream.yml exists: the preflight would read it")
+        state = ltxg.temp_dir(self)
+        self.write_alarm(state)  # no database recorded
+        refused = ltxg.run_ltxguard("alarm", "clear", "--state-dir", state, env={"LITESTREAM_CONFIG": ""})
+        self.assertEqual(refused.returncode, 64, refused.stdout + refused.stderr)
+        self.assertIn("ltxguard: no database: pass --db or a Litestream config that lists one\n"
+                      "ltxguard: alarm stays latched: the preflight could not run: no database to check, or a bad "
+                      "option (exit 64, its error is above). Fix that (pass --db, --config, --policy as "
+                      "`ltxguard run` had them), or clear with --force --reason TEXT.\n", refused.stderr)
+        self.assertNotIn("Free space", refused.stderr)
+        self.assertTrue(sv.alarm_doc(state)["latched"])
 
     def test_alarm_status_keeps_each_field_on_its_line(self):
         state = ltxg.temp_dir(self)

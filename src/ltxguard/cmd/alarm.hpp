@@ -24,6 +24,29 @@ inline constexpr const char* kAlarmFileName = "alarm.json";
 [[nodiscard]] util::Result<std::optional<formats::AlarmState>> read_alarm(const std::string& state_dir);
 [[nodiscard]] util::Result<void> write_alarm(const std::string& state_dir, const formats::AlarmState& state);
 
+// What `ltxguard run` preflighted with. Recorded in the alarm at a protective stop so that
+// `alarm clear` re-runs the same preflight wherever it is started from.
+struct PreflightInputs {
+  std::string config_path;  // the Litestream config run read, "" = none
+  std::string policy_path;  // run's --policy, "" = the default lookup
+  std::string litestream_bin;
+  std::string litestream_version;  // run's --litestream-version, "" = detected
+};
+// Relative paths are made absolute against the current directory; a bare binary name stays
+// (PATH lookup).
+void record_preflight_inputs(formats::AlarmState& alarm, const PreflightInputs& used);
+
+// The preflight `alarm clear` runs: each input given on its command line wins, else what the
+// alarm recorded (--db defaults to the database that was stopped).
+[[nodiscard]] PreflightArgs clear_preflight_args(const PreflightArgs& given,
+                                                 const formats::AlarmState& alarm);
+
+// The `ltxguard alarm clear` command line to print, shell-quoted: --state-dir always, then
+// --config and --policy when not the defaults, --db when no config names the database,
+// --litestream-bin (a path) and --litestream-version when run had them.
+[[nodiscard]] std::string alarm_clear_command(const std::string& state_dir,
+                                              const formats::AlarmState& alarm);
+
 struct AlarmArgs {
   std::string state_dir = kDefaultStateDir;
   bool json = false;
@@ -35,8 +58,9 @@ struct AlarmArgs {
 
 // Exit 0 when no alarm is latched, 2 when one is (the reason and the next step on stdout).
 [[nodiscard]] int run_alarm_status(const AlarmArgs& args);
-// Exit 0 when cleared (or nothing was latched); 2 when the preflight does not pass and
-// --force was not given; 64 for --force without --reason.
+// Exit 0 when cleared (or nothing was latched); 2 when the preflight does not pass (2 or 3)
+// and --force was not given; the preflight's own 64-73 when it could not run; 64 for --force
+// without --reason.
 [[nodiscard]] int run_alarm_clear(const AlarmArgs& args);
 
 }  // namespace ltxguard::cmd

@@ -174,6 +174,20 @@ model::CheckInput::DbPlacement place(const sys::FileSystem& fs, const formats::D
     p.db_path = db.path;
     p.meta_path = db.meta_path;
   }
+  for (const auto& r : db.replicas) {
+    if (r.type != "file" || r.path.empty()) continue;
+    model::CheckInput::DbPlacement::FileReplica fr;
+    fr.path = r.path;
+    if (!is_absolute(r.path)) {
+      fr.note = "not an absolute path (Litestream resolves it against its own working directory)";
+    } else if (auto st = fs.fs_stats(nearest_existing(fs, r.path))) {
+      // The replica dir may not exist yet: Litestream creates it on the first upload.
+      fr.dev = st->dev;
+    } else {
+      fr.note = st.error().to_string();
+    }
+    p.file_replicas.push_back(std::move(fr));
+  }
   for (const std::string* path : {&p.db_path, &p.meta_path}) {
     if (!is_absolute(*path)) {
       p.note = fmt::format(

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "ltxguard/cmd/alarm.hpp"
 #include "ltxguard/cmd/budget_inputs.hpp"
 #include "ltxguard/cmd/cleanup_inputs.hpp"
 #include "ltxguard/cmd/common.hpp"
@@ -159,16 +160,22 @@ void print(const output::CleanupContext& ctx, const model::CleanupPlan& plan,
 }
 
 // After apply: does the next start of Litestream fit, and what exactly to do next.
+// `alarm_clear` is the command that lifts an alarm latched in the state dir, "" when none is:
+// `ltxguard run` keeps Litestream stopped until it is cleared, whatever systemctl is told.
 void conclude(output::CleanupApplyReport& ap, const CleanupArgs& args, const std::string& db,
-              const std::optional<model::BudgetResult>& budget, formats::Layout layout) {
+              const std::optional<model::BudgetResult>& budget, formats::Layout layout,
+              const std::string& alarm_clear) {
   const std::string check = fmt::format("ltxguard preflight --db {}{}", db, config_flag(args));
+  const std::string then_clear =
+      alarm_clear.empty() ? "" : "; then clear the latched alarm: `" + alarm_clear + "`";
   if (!budget) {
     ap.verdict_line =
         "whether restarting Litestream would fill the disk again is unknown: the budget could not "
         "be "
         "computed (" +
         ap.budget_error + ")";
-    ap.next_step = "fix the policy, then `" + check + "`; start Litestream only when it passes";
+    ap.next_step =
+        "fix the policy, then `" + check + "`; start Litestream only when it passes" + then_clear;
     return;
   }
   const std::string what = layout == formats::Layout::v0_5
@@ -179,10 +186,10 @@ void conclude(output::CleanupApplyReport& ap, const CleanupArgs& args, const std
       ap.restart_would_fill = true;
       ap.verdict_line = "restarting Litestream now would fill the disk again: " + what +
                         " and the budget is CRITICAL";
-      ap.next_step = fmt::format("do not start Litestream yet: {}; then `{}` until it passes",
+      ap.next_step = fmt::format("do not start Litestream yet: {}; then `{}` until it passes{}",
                                  budget->advice.empty() ? "free space on the filesystem named above"
                                                         : budget->advice.front(),
-                                 check);
+                                 check, then_clear);
       return;
     case model::Verdict::unknown:
       ap.verdict_line = "whether restarting Litestream would fill the disk again is unknown: " +
@@ -190,17 +197,22 @@ void conclude(output::CleanupApplyReport& ap, const CleanupArgs& args, const std
                                                   : budget->unknowns.front());
       ap.next_step = "`" + check +
                      " --litestream-version X.Y.Z` (the version you run); start Litestream only "
-                     "when it passes";
+                     "when it passes" +
+                     then_clear;
       return;
     case model::Verdict::warning:
     case model::Verdict::ok:
       ap.verdict_line = fmt::format("restarting Litestream now fits the budget ({}): {}",
                                     model::to_string(budget->verdict), what);
       ap.next_step = fmt::format(
-          "start Litestream again (`systemctl start litestream`; `systemctl unmask --runtime "
+          "{}start Litestream again (`systemctl start litestream`; `systemctl unmask --runtime "
           "litestream` "
           "first if you masked it), then confirm a replica advances: `ltxguard evidence --db "
           "{}{}`",
+          alarm_clear.empty() ? ""
+                              : "first clear the latched alarm (`ltxguard run` keeps Litestream "
+                                "stopped until then): `" +
+                                    alarm_clear + "`; then ",
           db, config_flag(args));
       return;
   }
@@ -274,6 +286,7 @@ int run_cleanup(const CleanupArgs& args) {
   collect::EvidenceOptions eo;
   eo.db_path = db_path;
   eo.config = loaded.config;
+  eo.config_path = loaded.path;
   eo.samples = 1;
   eo.interval_ms = 0;
   eo.litestream_bin = args.litestream_bin;
@@ -394,7 +407,11 @@ int run_cleanup(const CleanupArgs& args) {
   } else {
     ap.budget_error = budget.error().to_string();
   }
-  conclude(ap, args, db_path, ap.budget, m.input.layout);
+  std::string alarm_clear;
+  if (auto alarm = read_alarm(*state); alarm && *alarm && (*alarm)->latched) {
+    alarm_clear = alarm_clear_command(*state, **alarm);
+  }
+  conclude(ap, args, db_path, ap.budget, m.input.layout, alarm_clear);
   print(ctx, plan, &ap, red, args.json);
   if (ap.skipped_files > 0) return kExitTempFail;
   return ap.budget ? model::exit_code(ap.budget->verdict) : kExitUnknown;

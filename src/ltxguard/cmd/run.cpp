@@ -21,10 +21,12 @@
 #include "ltxguard/cmd/preflight.hpp"
 #include "ltxguard/cmd/watch_loop.hpp"
 #include "ltxguard/formats/litestream_argv.hpp"
+#include "ltxguard/formats/litestream_version.hpp"
 #include "ltxguard/formats/litestream_log.hpp"
 #include "ltxguard/model/protective_stop.hpp"
 #include "ltxguard/model/space_guard.hpp"
 #include "ltxguard/sys/child_process.hpp"
+#include "ltxguard/sys/command.hpp"
 #include "ltxguard/sys/reserved_file.hpp"
 #include "ltxguard/sys/safe_remove.hpp"
 #include "ltxguard/sys/state_dir.hpp"
@@ -147,6 +149,7 @@ struct Supervisor {
     collect::EvidenceOptions eo;
     eo.db_path = db_path;
     eo.config = config.config;
+    eo.config_path = config.path;
     eo.log.kind = collect::LogSourceKind::lines;  // what Litestream printed, as we passed it on
     eo.log.lines.assign(recent.begin(), recent.end());
     eo.samples = 1;
@@ -241,6 +244,8 @@ struct Supervisor {
     alarm.reason = d.reason;
     alarm.headroom_bytes = d.headroom_bytes;
     alarm.stop_outcome = outcome.describe();
+    record_preflight_inputs(alarm, {config.path, args.watch.policy_path, args.watch.litestream_bin,
+                                    args.watch.litestream_version});
     alarm.evidence_files = capture_evidence(d.db_path, alarm.evidence_note);
     if (!alarm.evidence_files.empty()) {
       log.log(Logger::Level::info, "evidence_written", "evidence bundle: " + alarm.evidence_files.front(),
@@ -257,7 +262,8 @@ struct Supervisor {
               {{"path", args.state_dir}}, w.error().errno_value ? std::optional<int>(w.error().errno_value) : std::nullopt);
     }
     log.log(Logger::Level::error, "alarm_latched",
-            fmt::format("alarm latched in {}: Litestream stays stopped until `ltxguard alarm clear`", args.state_dir),
+            fmt::format("alarm latched in {}: Litestream stays stopped until `{}`", args.state_dir,
+                        alarm_clear_command(args.state_dir, alarm)),
             {{"db", d.db_path}, {"state_dir", args.state_dir}});
 
     loop.metrics().count_protective_stop(d.db_path, condition);
@@ -275,6 +281,20 @@ int refuse(Logger& log, int code, std::string_view event, const std::string& mes
   return code;
 }
 
+// A wrapped Litestream (`env litestream replicate …`, `python3 stand-in.py replicate …`) is
+// asked for its version the same way it is started: what precedes the subcommand, then
+// `version`. A PATH lookup of "litestream" could find a different one. "" when it does not
+// answer with a version within 5 s.
+std::string wrapped_version(const std::vector<std::string>& argv, size_t subcommand_index) {
+  std::vector<std::string> cmd(argv.begin(), argv.begin() + static_cast<std::ptrdiff_t>(subcommand_index));
+  cmd.emplace_back("version");
+  auto r = sys::run_command(cmd, 5000, 4096);
+  if (!r || r->timed_out || r->exit_code != 0) return "";
+  const std::string first = r->stdout_text.substr(0, r->stdout_text.find('\n'));
+  auto v = formats::parse_litestream_version(first);
+  return v ? v->raw : "";
+}
+
 }  // namespace
 
 int run_supervisor(const RunArgs& in) {
@@ -288,6 +308,10 @@ int run_supervisor(const RunArgs& in) {
   const bool positional_db = !inv.config_path && inv.subcommand == "replicate" && !inv.positional.empty();
   if (args.watch.db_paths.empty() && positional_db) args.watch.db_paths = {inv.positional[0]};
   if (args.watch.litestream_bin.empty() && inv.is_litestream) args.watch.litestream_bin = args.child_argv[0];
+  if (args.watch.litestream_version.empty() && args.watch.litestream_bin.empty() && !inv.is_litestream &&
+      inv.subcommand_index > 0) {
+    args.watch.litestream_version = wrapped_version(args.child_argv, inv.subcommand_index);
+  }
   args.watch.log.kind = collect::LogSourceKind::none;  // the child's own output is the log
 
   sys::RealFileSystem fs;
@@ -304,8 +328,9 @@ int run_supervisor(const RunArgs& in) {
   if (*alarm && (*alarm)->latched) {
     return refuse(log, kExitAlarmLatched, "alarm_latched_refused",
                   fmt::format("not starting Litestream: alarm latched in {} ({}: {}); see `ltxguard alarm status "
-                              "--state-dir {}`, then `ltxguard alarm clear`",
-                              args.state_dir, (*alarm)->condition, (*alarm)->reason, args.state_dir));
+                              "--state-dir {}`, then `{}`",
+                              args.state_dir, (*alarm)->condition, (*alarm)->reason, args.state_dir,
+                              alarm_clear_command(args.state_dir, **alarm)));
   }
 
   PreflightArgs pf;

@@ -36,6 +36,10 @@ std::string serialize_alarm(const AlarmState& s) {
   j["stop_outcome"] = s.stop_outcome;
   j["evidence_files"] = s.evidence_files;
   j["evidence_note"] = s.evidence_note;
+  j["config_path"] = s.config_path;
+  j["policy_path"] = s.policy_path;
+  j["litestream_bin"] = s.litestream_bin;
+  j["litestream_version"] = s.litestream_version;
   j["cleared_at_ms"] = s.cleared_at_ms;
   j["cleared_how"] = s.cleared_how;
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
@@ -58,6 +62,10 @@ util::Result<AlarmState> parse_alarm(std::string_view text, std::string_view sou
   take(j, "headroom_bytes", s.headroom_bytes);
   take(j, "stop_outcome", s.stop_outcome);
   take(j, "evidence_note", s.evidence_note);
+  take(j, "config_path", s.config_path);
+  take(j, "policy_path", s.policy_path);
+  take(j, "litestream_bin", s.litestream_bin);
+  take(j, "litestream_version", s.litestream_version);
   take(j, "cleared_at_ms", s.cleared_at_ms);
   take(j, "cleared_how", s.cleared_how);
   if (const auto it = j.find("evidence_files"); it != j.end() && it->is_array()) {

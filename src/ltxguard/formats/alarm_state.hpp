@@ -22,6 +22,13 @@ struct AlarmState {
   std::string stop_outcome;           // "exited 0 after SIGTERM in 0.4 s", "killed by SIGKILL after 10 s"
   std::vector<std::string> evidence_files;  // bundle written at the stop; empty when it failed
   std::string evidence_note;          // why there is no bundle, if so
+  // What `ltxguard run` preflighted with, so `alarm clear` re-runs that preflight by default.
+  // Absolute paths; "" = the default lookup (for config_path also: no config, the database came
+  // from the command line). Absent in files written before these fields existed.
+  std::string config_path;
+  std::string policy_path;
+  std::string litestream_bin;      // as run found it: a bare name is looked up in PATH
+  std::string litestream_version;  // run's --litestream-version override, "" = detected
   // Set by `ltxguard alarm clear`.
   int64_t cleared_at_ms = 0;
   std::string cleared_how;            // "preflight ok (exit 0)" or "forced: <reason>"

@@ -366,10 +366,27 @@ CheckFinding rule_meta_placement(const CheckInput& in) {
     return finding(std::string(kId), CheckStatus::unknown,
                    fmt::format("no database in {}", config_name(in)));
   }
+  // What grows in the meta dir depends on the version that writes it (litestream-facts.md).
+  std::string grows;
+  if (is_release(in.version) && is_v03(*in.version)) {
+    grows = fmt::format(
+        "Litestream {} keeps its shadow WAL there, which grows at the app's WAL rate "
+        "without bound while a replica does not advance",
+        version_text(*in.version));
+  } else if (is_release(in.version)) {
+    grows = fmt::format(
+        "Litestream {} stages a whole snapshot there (a .ltx.tmp of ~1x the database) "
+        "while the app's WAL grows",
+        version_text(*in.version));
+  } else {
+    grows =
+        "0.5 stages a whole snapshot there (a .ltx.tmp of ~1x the database) while the app's WAL "
+        "grows; 0.3's shadow WAL grows there without bound while a replica does not advance";
+  }
   const std::string hint =
       "set meta-path: to a directory on another filesystem, or size this one for the staging "
-      "(ltxguard preflight): 0.5 stages a whole snapshot there, ~1x the database, while the app's "
-      "WAL grows";
+      "(ltxguard preflight): " +
+      grows;
   std::vector<Part> parts;
   for (const auto& p : in.placements) {
     if (!p.db_dev || !p.meta_dev) {
@@ -390,6 +407,47 @@ CheckFinding rule_meta_placement(const CheckInput& in) {
                        ""});
     }
   }
+  return combine(std::string(kId), parts);
+}
+
+// A `file` replica keeps a full copy of the database (0.3: snapshot plus WAL segments; 0.5: LTX
+// files); on the database's filesystem that copy takes the room the app needs, and preflight
+// charges it there.
+CheckFinding rule_replica_same_filesystem(const CheckInput& in) {
+  constexpr std::string_view kId = "replica-same-filesystem";
+  if (auto m = config_missing(in, kId)) return *m;
+  if (in.placements.empty()) {
+    return finding(std::string(kId), CheckStatus::unknown,
+                   fmt::format("no database in {}", config_name(in)));
+  }
+  const std::string hint =
+      "put the file replica on another disk, or replicate off the host (s3, sftp, ...): ltxguard "
+      "preflight charges its full copy against this filesystem, and when the replica fills it the "
+      "app gets ENOSPC too";
+  std::vector<Part> parts;
+  for (const auto& p : in.placements) {
+    for (const auto& r : p.file_replicas) {
+      if (!r.dev || !p.db_dev) {
+        const std::string& why = !r.note.empty() ? r.note : p.note;
+        parts.push_back({CheckStatus::unknown,
+                         fmt::format("{}: file replica {}: filesystem not measured{}", p.db_path,
+                                     r.path, why.empty() ? "" : ": " + why),
+                         "run check where the database and the replica directory are mounted"});
+      } else if (*r.dev == *p.db_dev) {
+        parts.push_back(
+            {CheckStatus::warning,
+             fmt::format("{}: file replica {} is on the database's filesystem: it needs a second "
+                         "full copy of the database on the disk the app needs",
+                         p.db_path, r.path),
+             hint});
+      } else {
+        parts.push_back(
+            {CheckStatus::ok,
+             fmt::format("{}: file replica {} on another filesystem", p.db_path, r.path), ""});
+      }
+    }
+  }
+  if (parts.empty()) return finding(std::string(kId), CheckStatus::ok, "no file replica");
   return combine(std::string(kId), parts);
 }
 
@@ -631,11 +689,14 @@ std::string_view check_status_name(CheckStatus status) {
 
 std::vector<CheckFinding> run_checks(const CheckInput& input) {
   return {
-      rule_version(input),        rule_unit_user(input),    rule_unit_restart(input),
-      rule_unit_watchdog(input),  rule_metrics_addr(input), rule_metrics_loopback(input),
-      rule_meta_placement(input), rule_db_path_symlink(input), rule_auto_recover(input),
-      rule_policy_reserve(input), rule_credentials(input),     rule_legacy_keys(input),
-      rule_l0_retention(input),   rule_config_issues(input),
+      rule_version(input),         rule_unit_user(input),
+      rule_unit_restart(input),    rule_unit_watchdog(input),
+      rule_metrics_addr(input),    rule_metrics_loopback(input),
+      rule_meta_placement(input),  rule_replica_same_filesystem(input),
+      rule_db_path_symlink(input), rule_auto_recover(input),
+      rule_policy_reserve(input),  rule_credentials(input),
+      rule_legacy_keys(input),     rule_l0_retention(input),
+      rule_config_issues(input),
   };
 }
 

@@ -54,6 +54,13 @@ struct CheckInput {
     // (its -wal sits next to that file); "" when it is db_path itself or a `dir:` entry.
     std::string sqlite_path;
     std::string note;                          // why a field above is missing
+    // The `file` replicas of this entry: a second full copy of the database lands there.
+    struct FileReplica {
+      std::string path;             // as configured
+      std::optional<uint64_t> dev;  // st_dev of the path or its nearest existing parent
+      std::string note;             // why dev is missing
+    };
+    std::vector<FileReplica> file_replicas;
   };
   std::vector<DbPlacement> placements;
 };
@@ -61,8 +68,8 @@ struct CheckInput {
 // Every rule, in a fixed order, each exactly once (OK findings included so the operator sees
 // what was checked). A rule whose input is missing is `unknown` and says why.
 // Rule ids: litestream-version, unit-user, unit-restart, unit-watchdog, metrics-addr,
-// metrics-loopback, meta-dir-placement, db-path-symlink, auto-recover, policy-reserve,
-// replica-credentials, legacy-config-keys, l0-retention, config-issues.
+// metrics-loopback, meta-dir-placement, replica-same-filesystem, db-path-symlink, auto-recover,
+// policy-reserve, replica-credentials, legacy-config-keys, l0-retention, config-issues.
 [[nodiscard]] std::vector<CheckFinding> run_checks(const CheckInput& input);
 
 // The worst status of all findings (ok for none).

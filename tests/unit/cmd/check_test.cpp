@@ -183,6 +183,34 @@ TEST_F(CheckGatherTest, RelativeMetaPathIsNotMeasured) {
             "directory)");
 }
 
+TEST_F(CheckGatherTest, FileReplicasAreMeasuredAtTheirNearestExistingParent) {
+  // Neither replica dir exists yet: Litestream creates it on the first upload.
+  fs_.add_file("/etc/ls.yml",
+               "dbs:\n"
+               "  - path: /data/app.db\n"
+               "    meta-path: /meta/app\n"
+               "    replicas:\n"
+               "      - type: file\n"
+               "        path: /data/backup/app\n"
+               "      - type: file\n"
+               "        path: /meta/replica\n"
+               "      - type: file\n"
+               "        path: rel/replica\n"
+               "      - url: s3://bucket/app\n");
+  auto in = gather_check_input(fs_, args_);
+  ASSERT_TRUE(in) << in.error().to_string();
+  ASSERT_EQ(in->placements.size(), 1U);
+  const auto& r = in->placements[0].file_replicas;
+  ASSERT_EQ(r.size(), 3U);
+  EXPECT_EQ(r[0].path, "/data/backup/app");
+  EXPECT_EQ(r[0].dev, 1U);
+  EXPECT_EQ(r[1].path, "/meta/replica");
+  EXPECT_EQ(r[1].dev, 2U);
+  EXPECT_FALSE(r[2].dev);
+  EXPECT_EQ(r[2].note,
+            "not an absolute path (Litestream resolves it against its own working directory)");
+}
+
 TEST_F(CheckGatherTest, MalformedPolicyFails) {
   fs_.add_file("/etc/p.yml", "reserve_byte: 1GiB\n");
   args_.policy_path = "/etc/p.yml";

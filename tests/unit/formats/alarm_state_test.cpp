@@ -16,6 +16,10 @@ TEST(AlarmStateTest, RoundTripsEveryField) {
   s.stop_outcome = "exited 0 after SIGTERM in 0.2 s";
   s.evidence_files = {"/var/lib/ltxguard/evidence/1/ltxguard-evidence-1.json"};
   s.evidence_note = "";
+  s.config_path = "/srv/app/litestream.yml";
+  s.policy_path = "/srv/app/policy.yml";
+  s.litestream_bin = "/opt/litestream/bin/litestream";
+  s.litestream_version = "0.3.13";
   s.cleared_at_ms = 5;
   s.cleared_how = "forced: disk grown";
   auto back = parse_alarm(serialize_alarm(s), "alarm.json");
@@ -28,8 +32,39 @@ TEST(AlarmStateTest, RoundTripsEveryField) {
   EXPECT_EQ(back->headroom_bytes, s.headroom_bytes);
   EXPECT_EQ(back->stop_outcome, s.stop_outcome);
   EXPECT_EQ(back->evidence_files, s.evidence_files);
+  EXPECT_EQ(back->config_path, s.config_path);
+  EXPECT_EQ(back->policy_path, s.policy_path);
+  EXPECT_EQ(back->litestream_bin, s.litestream_bin);
+  EXPECT_EQ(back->litestream_version, s.litestream_version);
   EXPECT_EQ(back->cleared_at_ms, 5);
   EXPECT_EQ(back->cleared_how, s.cleared_how);
+}
+
+// alarm.json as written before run recorded its preflight inputs: it still loads, and the
+// inputs are empty (alarm clear then falls back to its own defaults and the db_path).
+TEST(AlarmStateTest, FileWithoutTheRecordedPreflightInputsLoads) {
+  auto r = parse_alarm(R"({
+  "latched": true,
+  "latched_at_ms": 1764000000123,
+  "db_path": "/d/app.db",
+  "condition": "wedge",
+  "reason": "wedged: no upload for 30 s",
+  "headroom_bytes": -1024,
+  "stop_outcome": "exited 0 after SIGTERM",
+  "evidence_files": ["/var/lib/ltxguard/e.json"],
+  "evidence_note": "",
+  "cleared_at_ms": 0,
+  "cleared_how": ""
+})",
+                       "alarm.json");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(r->latched);
+  EXPECT_EQ(r->db_path, "/d/app.db");
+  EXPECT_EQ(r->condition, "wedge");
+  EXPECT_EQ(r->config_path, "");
+  EXPECT_EQ(r->policy_path, "");
+  EXPECT_EQ(r->litestream_bin, "");
+  EXPECT_EQ(r->litestream_version, "");
 }
 
 TEST(AlarmStateTest, MissingLatchedIsInvalid) {

@@ -107,8 +107,9 @@ TEST(CheckRulesTest, GoodSetupIsOkOnEveryRuleInAFixedOrder) {
   EXPECT_EQ(ids,
             (std::vector<std::string>{
                 "litestream-version", "unit-user", "unit-restart", "unit-watchdog", "metrics-addr",
-                "metrics-loopback", "meta-dir-placement", "db-path-symlink", "auto-recover",
-                "policy-reserve", "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"}));
+                "metrics-loopback", "meta-dir-placement", "replica-same-filesystem",
+                "db-path-symlink", "auto-recover", "policy-reserve", "replica-credentials",
+                "legacy-config-keys", "l0-retention", "config-issues"}));
   EXPECT_EQ(overall(findings), CheckStatus::ok);
 }
 
@@ -332,9 +333,9 @@ TEST(CheckRulesTest, ConfigRulesAreUnknownWithoutAConfig) {
   in.config.reset();
   in.config_note = "/etc/litestream.yml does not exist";
   for (const char* id :
-       {"metrics-addr", "metrics-loopback", "meta-dir-placement", "db-path-symlink", "auto-recover",
-        "policy-reserve",
-        "replica-credentials", "legacy-config-keys", "l0-retention", "config-issues"}) {
+       {"metrics-addr", "metrics-loopback", "meta-dir-placement", "replica-same-filesystem",
+        "db-path-symlink", "auto-recover", "policy-reserve", "replica-credentials",
+        "legacy-config-keys", "l0-retention", "config-issues"}) {
     const auto f = check(in, id);
     EXPECT_EQ(f.status, CheckStatus::unknown) << id;
     EXPECT_EQ(f.message, "no Litestream config read: /etc/litestream.yml does not exist") << id;
@@ -383,6 +384,70 @@ TEST(CheckRulesTest, MetaPlacementCombinesDatabasesAndReportsUnmeasuredOnes) {
   in.placements.clear();
   EXPECT_EQ(check(in, "meta-dir-placement").status, CheckStatus::unknown);
   EXPECT_EQ(check(in, "meta-dir-placement").message, "no database in /etc/litestream.yml");
+}
+
+TEST(CheckRulesTest, MetaDirHintSaysWhatGrowsThereForTheVersion) {
+  CheckInput in = good_input();
+  in.placements[0].meta_dev = 1;
+  in.version = version(0, 3, 13);
+  const std::string v03 = check(in, "meta-dir-placement").hint;
+  EXPECT_NE(
+      v03.find("Litestream 0.3.13 keeps its shadow WAL there, which grows at the app's WAL rate "
+               "without bound while a replica does not advance"),
+      std::string::npos)
+      << v03;
+  EXPECT_EQ(v03.find(".ltx.tmp"), std::string::npos) << v03;
+  EXPECT_EQ(v03.find("snapshot"), std::string::npos) << v03;
+  in.version = version(0, 5, 16);
+  const std::string v05 = check(in, "meta-dir-placement").hint;
+  EXPECT_NE(
+      v05.find("Litestream 0.5.16 stages a whole snapshot there (a .ltx.tmp of ~1x the database)"),
+      std::string::npos)
+      << v05;
+  EXPECT_EQ(v05.find("shadow WAL"), std::string::npos) << v05;
+  in.version.reset();
+  const std::string unknown = check(in, "meta-dir-placement").hint;
+  EXPECT_NE(unknown.find(".ltx.tmp"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("0.3's shadow WAL grows there"), std::string::npos) << unknown;
+}
+
+// --- replica-same-filesystem
+
+TEST(CheckRulesTest, FileReplicaOnTheDatabaseFilesystemWarns) {
+  CheckInput in = good_input();
+  EXPECT_EQ(check(in, "replica-same-filesystem").message, "no file replica");
+  in.placements[0].file_replicas.push_back({"/backup/app", 7, ""});
+  EXPECT_EQ(check(in, "replica-same-filesystem").status, CheckStatus::ok);
+  EXPECT_EQ(check(in, "replica-same-filesystem").message,
+            "/data/app.db: file replica /backup/app on another filesystem");
+  in.placements[0].file_replicas.push_back({"/data/replica", 1, ""});
+  const auto f = check(in, "replica-same-filesystem");
+  EXPECT_EQ(f.status, CheckStatus::warning);
+  EXPECT_EQ(f.message,
+            "/data/app.db: file replica /data/replica is on the database's filesystem: it needs a "
+            "second full copy of "
+            "the database on the disk the app needs");
+  EXPECT_EQ(f.hint,
+            "put the file replica on another disk, or replicate off the host (s3, sftp, ...): "
+            "ltxguard preflight "
+            "charges its full copy against this filesystem, and when the replica fills it the app "
+            "gets ENOSPC too");
+}
+
+TEST(CheckRulesTest, FileReplicaNotMeasuredIsUnknown) {
+  CheckInput in = good_input();
+  in.placements[0].file_replicas.push_back(
+      {"replica", std::nullopt,
+       "not an absolute path (Litestream resolves it against its own working directory)"});
+  const auto f = check(in, "replica-same-filesystem");
+  EXPECT_EQ(f.status, CheckStatus::unknown);
+  EXPECT_EQ(f.message,
+            "/data/app.db: file replica replica: filesystem not measured: not an absolute path "
+            "(Litestream resolves "
+            "it against its own working directory)");
+  in.placements.clear();
+  EXPECT_EQ(check(in, "replica-same-filesystem").status, CheckStatus::unknown);
+  EXPECT_EQ(check(in, "replica-same-filesystem").message, "no database in /etc/litestream.yml");
 }
 
 // --- auto-recover
