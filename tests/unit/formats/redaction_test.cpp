@@ -147,20 +147,25 @@ TEST(RedactionTest, BackupMetadataShownOnRequest) {
 }
 
 // Field test: 0.3.13's S3 error line carries the replica path URL-encoded in the request's
-// query (`prefix=canarypathq9%2Fapp%2Fgenerations`); only the bucket was masked.
-TEST(RedactionTest, PercentEncodedFormsOfSecretsAndMetadataAreMaskedToo) {
+// query and path, as the client library chose: %20 or '+' for a space, %2F or %2f or a plain
+// '/', %2B for '+'. Only the bucket was masked.
+TEST(RedactionTest, UrlEncodedFormsOfSecretsAndMetadataAreMaskedToo) {
   Redactor r;
-  r.add_backup_metadata("canarypath/app db");
+  r.add_backup_metadata("canary path9/app+x");
   r.add_secret("s3cr3t+key/x");
   const std::string line =
-      "GET /bucket?delimiter=%2F&prefix=canarypath%2Fapp%20db%2Fgenerations "
-      "lower=canarypath%2fapp%20db tok=s3cr3t%2Bkey%2Fx";
+      "GET /bucket?delimiter=%2F&prefix=canary%20path9%2fapp%2Bx%2fgenerations "
+      "q=canary+path9%2Fapp%2Bx%2Fgenerations p=/b/canary%20path9/app%2Bx/generations "
+      "plain=canary path9/app+x tok=s3cr3t%2Bkey%2Fx";
   const std::string out = r.redact(line);
-  EXPECT_EQ(out.find("canarypath"), std::string::npos) << out;
+  EXPECT_EQ(out.find("canary"), std::string::npos) << out;
   EXPECT_EQ(out.find("s3cr3t"), std::string::npos) << out;
-  EXPECT_NE(out.find("delimiter=%2F&prefix=[REDACTED]%2Fgenerations"), std::string::npos) << out;
-  // Paths are not encoded variants: a public base name stays what it is.
-  EXPECT_EQ(Redactor().redact("a%2Fb"), "a%2Fb");
+  EXPECT_NE(out.find("delimiter=%2F&prefix=[REDACTED]%2fgenerations"), std::string::npos) << out;
+  EXPECT_NE(out.find("p=/b/[REDACTED]/generations"), std::string::npos) << out;
+  // Line by line: a match on the second line lands at its place in the whole text.
+  EXPECT_EQ(r.redact("first line\nx=canary%20path9%2Fapp%2Bx\n"), "first line\nx=[REDACTED]\n");
+  // Text without an escape is left as it is.
+  EXPECT_EQ(Redactor().redact("a%2Fb c+d %zz %"), "a%2Fb c+d %zz %");
 }
 
 TEST(RedactionTest, PublicModeHidesHostDetails) {
