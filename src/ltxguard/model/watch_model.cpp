@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "ltxguard/model/evidence_verdict.hpp"  // kDriverGrowthSharePercent
@@ -261,41 +262,58 @@ DbStatus WatchModel::evaluate(const WatchSample& s, const DbSample& db, uint64_t
   }
   const bool cannot_fit = !cannot_fit_text.empty();
 
-  // Forecast from the app-visible consumption rate over the window.
+  // Forecast from the app-visible consumption rate over the window: the least-squares slope
+  // of free space against time over every sample, not two end points, so a saw-tooth with no
+  // net loss (0.3's WAL and shadow WAL filling and being reused between checkpoints) forecasts
+  // nothing whatever its phase (field test: a healthy replica held `warning` for minutes).
   for (const FsSample* fs : mine) {
-    const FsSample* old = nullptr;
-    const DbSample* old_db = nullptr;
-    int64_t span_ms = 0;
-    for (const auto& w : window_) {
-      if ((old = w.fs(fs->dev)) != nullptr) {
-        span_ms = now - w.time_ms;
-        old_db = find_db(w, db.db_path);
-        break;
-      }
-    }
-    const uint64_t free_now = app_free(*fs), reserve = reserve_bytes(fs->dev);
-    uint64_t consumed = old != nullptr && app_free(*old) > free_now ? app_free(*old) - free_now : 0;
     // A 0.5 snapshot is bounded and its rest is charged in the headroom already: while that
     // fits, its own growth is no trend to extrapolate (a healthy first sync would otherwise
     // forecast a breach, and page, until the window forgot it). The app's growth, and the
-    // WAL Litestream pins meanwhile, still are.
-    if (db.litestream_model == LitestreamModel::v0_5 && db.staging_fs_dev == fs->dev && old_db != nullptr &&
-        headroom_of(*fs) >= 0 && db.staging_bytes > old_db->staging_bytes) {
-      const uint64_t grew = db.staging_bytes - old_db->staging_bytes;
-      consumed = consumed > grew ? consumed - grew : 0;
+    // WAL Litestream pins meanwhile, still are: the fit is over free space plus this
+    // database's staging.
+    const bool add_staging = db.litestream_model == LitestreamModel::v0_5 && db.staging_fs_dev == fs->dev &&
+                             headroom_of(*fs) >= 0;
+    long double n = 0, sum_t = 0, sum_y = 0;
+    int64_t first_ms = now;
+    std::vector<std::pair<long double, long double>> points;
+    for (const auto& w : window_) {
+      const FsSample* f = w.fs(fs->dev);
+      if (f == nullptr) continue;
+      long double y = static_cast<long double>(app_free(*f));
+      if (add_staging) {
+        if (const DbSample* d = find_db(w, db.db_path)) y += static_cast<long double>(d->staging_bytes);
+      }
+      first_ms = std::min(first_ms, w.time_ms);
+      points.emplace_back(static_cast<long double>(w.time_ms - now), y);
+      n += 1;
+      sum_t += points.back().first;
+      sum_y += points.back().second;
     }
+    const int64_t span_ms = now - first_ms;
+    long double rate_per_ms = 0;  // consumption: minus the slope, bytes per ms
+    if (n >= 2) {
+      const long double mean_t = sum_t / n, mean_y = sum_y / n;
+      long double stt = 0, sty = 0;
+      for (const auto& [t, y] : points) {
+        stt += (t - mean_t) * (t - mean_t);
+        sty += (t - mean_t) * (y - mean_y);
+      }
+      if (stt > 0) rate_per_ms = -sty / stt;
+    }
+    const uint64_t free_now = app_free(*fs), reserve = reserve_bytes(fs->dev);
     std::optional<double> secs;
     bool within = false;
     std::string rate;
     if (free_now < reserve) {
       secs = 0.0;
-    } else if (old != nullptr && span_ms >= kMinForecastSpanMs && consumed > 0) {
-      const uint64_t left = free_now - reserve;
-      const auto span = static_cast<uint64_t>(span_ms);
-      secs = static_cast<double>(left) * static_cast<double>(span) / static_cast<double>(consumed) /
-             1000.0;
-      within = mul_sat(left, span) <= mul_sat(consumed, mul_sat(cfg_.lead_time_seconds, 1000));
-      rate = hb(mul_sat(consumed, 1000) / span);
+    } else if (span_ms >= kMinForecastSpanMs && rate_per_ms > 0) {
+      const long double left = static_cast<long double>(free_now - reserve);
+      const long double s_left = left / rate_per_ms / 1000.0L;
+      secs = static_cast<double>(s_left);
+      // A relative epsilon: an exactly linear fill must not miss its lead time by a rounding.
+      within = s_left <= static_cast<long double>(cfg_.lead_time_seconds) * (1.0L + 1e-12L);
+      rate = hb(static_cast<uint64_t>(std::llround(static_cast<double>(rate_per_ms * 1000.0L))));
     }
     if (secs && (!st.seconds_to_reserve_breach || *secs < *st.seconds_to_reserve_breach)) {
       st.seconds_to_reserve_breach = secs;

@@ -670,6 +670,42 @@ TEST(WatchModelTest, LitestreamErrorLinesAreOneEventPerEpisode) {
   EXPECT_EQ(r.status[19].state, WatchState::ok);  // errors alone change no state
 }
 
+// Recheck in the field: a healthy 0.3 replica on a small disk, free space cycling 14.2-17.9 MiB
+// every 4 s with no net loss, held `warning` (breach "in 150 s") for minutes, because two end
+// points of the window caught a falling phase. The fit over every sample sees no trend.
+TEST(WatchModelTest, ASawtoothWithNoNetLossForecastsNothingWhateverItsPhase) {
+  for (size_t phase = 0; phase < 4; ++phase) {
+    WatchModel m(config(3 * kMiB));
+    World w;
+    w.total_bytes = 32 * kMiB;
+    w.db_bytes = 10 * kMiB;
+    const Replay r = replay(m, w, 90, [phase](size_t i, World& w) {
+      w.wal_bytes = ((i + phase) % 4) * kMiB;  // 0, 1, 2, 3 MiB, then back to 0
+    });
+    // A few cycles into a fresh window the fit can still lean; once the window holds seven
+    // cycles it does not, and the state settles back to ok and stays there.
+    for (size_t i = 20; i < r.status.size(); ++i) {
+      const auto& c = r.status[i].conditions;
+      EXPECT_EQ(std::count(c.begin(), c.end(), Condition::forecast), 0) << "phase " << phase << " sample " << i;
+    }
+    for (size_t i = 50; i < r.status.size(); ++i) {
+      EXPECT_EQ(r.status[i].state, WatchState::ok) << "phase " << phase << " sample " << i << ": " << r.status[i].reason;
+    }
+  }
+  // The same cycle on top of a real loss of 64 KiB/s is still forecast.
+  WatchModel m(config(3 * kMiB));
+  World w;
+  w.total_bytes = 32 * kMiB;
+  w.db_bytes = 10 * kMiB;
+  const Replay r = replay(m, w, 60, [](size_t i, World& w) {
+    w.wal_bytes = (i % 4) * kMiB;
+    w.other_bytes = 64 * 1024 * i;
+  });
+  ASSERT_TRUE(r.status[59].seconds_to_reserve_breach.has_value());
+  EXPECT_LT(*r.status[59].seconds_to_reserve_breach, 300.0);
+  EXPECT_EQ(r.status[59].state, WatchState::warning);
+}
+
 TEST(WatchModelTest, NoForecastFromLessThanFiveSeconds) {
   WatchModel m(config(200 * kMiB));
   World w;
