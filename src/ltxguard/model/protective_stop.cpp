@@ -50,8 +50,13 @@ std::optional<StopDecision> decide_protective_stop(const std::vector<DbStatus>& 
     for (Condition c : st.conditions) {
       bool replica_stalled = st.replica_blocked || seen_stalled || !st.replica_stalled_ms;
       if (c == Condition::forecast) {
-        if (bounded_write_fits || st.forecast_span_ms < kForecastSpanForStopMs) continue;
-        replica_stalled = st.replica_blocked || seen_stalled || st.error_lines_in_window > 0;
+        if (bounded_write_fits) continue;
+        // A file replica on a full filesystem cannot advance: that is proof, and any
+        // forecast is worth acting on at once (0.3.13 then fills the disk in seconds).
+        if (!st.replica_blocked) {
+          if (st.forecast_span_ms < kForecastSpanForStopMs) continue;
+          replica_stalled = seen_stalled || st.error_lines_in_window > 0;
+        }
       }
       const bool stop = is_litestream_failure(c) ||
                         (litestream_share_percent(st.attribution).value_or(0) >= kStopSharePercent && replica_stalled);

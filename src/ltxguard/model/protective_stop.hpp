@@ -48,9 +48,10 @@ struct StopDecision {
 // A forecast is no reason to stop while the remaining staging write is known and fits above
 // the reserve (headroom_bytes >= 0): a healthy first sync's own rate would otherwise be
 // extrapolated past its end. Nor is it without evidence that the replica is not keeping up:
-// blocked, an observed position stalled for kReplicaStallForStopMs, or Litestream ERROR lines
-// in the window; an unobservable position (a remote replica without `addr:`) is no such
-// evidence. A breach that is happening (full, below_reserve) counts an unobservable position
+// a file replica whose filesystem is full (then at once, whatever the span), or, over
+// kForecastSpanForStopMs, an observed position stalled for kReplicaStallForStopMs or
+// Litestream ERROR lines in the window; an unobservable position (a remote replica without
+// `addr:`) is no such evidence. A breach that is happening (full, below_reserve) counts an unobservable position
 // as stalled: the reserve is being eaten now.
 // The first database (in `status` order) whose conditions call for a stop, with its most
 // severe such condition (Condition order); nullopt to keep Litestream running. Uses only

@@ -68,6 +68,14 @@ TEST(ProtectiveStopTest, ForecastNeedsAFullSpanOfSamplesBehindIt) {
   EXPECT_FALSE(decide_protective_stop({st}));
   st.forecast_span_ms = kForecastSpanForStopMs;
   EXPECT_TRUE(decide_protective_stop({st}));
+  // A file replica on a full filesystem is proof enough at any span: 0.3.13 then fills a
+  // small disk in seconds (the real 0.3.13 incident test reached a full disk otherwise).
+  st.forecast_span_ms = 5'000;
+  st.replica_stalled_ms = 0;
+  st.replica_blocked = true;
+  EXPECT_TRUE(decide_protective_stop({st}));
+  st.replica_blocked = false;
+  st.replica_stalled_ms = kReplicaStallForStopMs;
   // An actual breach needs no span.
   st.forecast_span_ms = 0;
   st.conditions = {Condition::below_reserve};
