@@ -30,6 +30,13 @@ def write_policy(root, text):
     return path
 
 
+def deaf_disk_full_body(tmp):
+    """A stand-in body that ignores SIGTERM, logs 0.5's disk-full line for `tmp` after 1 s and
+    goes on running: 0.3.13 after a replica ENOSPC, as far as signals go."""
+    return ("trap '' TERM\nsleep 1\nprintf '%s\\n' '" + sv.DISK_FULL_LINE.format(tmp=tmp) + "' >&2\n"
+            "while :; do sleep 0.1; done")
+
+
 def gone(pid):
     try:
         os.kill(pid, 0)
@@ -42,9 +49,7 @@ class StopTest(unittest.TestCase):
     def test_child_ignoring_sigterm_is_killed_after_the_grace(self):
         fs, db, config, root = sv.small_db_setup(self)
         tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
-        script = sv.fake_litestream(self, "trap '' TERM\nsleep 1\nprintf '%s\\n' '"
-                                    + sv.DISK_FULL_LINE.format(tmp=tmp) + "' >&2\n"
-                                    "while :; do sleep 0.1; done")
+        script = sv.fake_litestream(self, deaf_disk_full_body(tmp))
         state = os.path.join(root, "state")
         policy = write_policy(root, "stop_grace_seconds: 2\n")
         # A 30 s interval: only the disk-full line itself can make the stop come this soon.
@@ -75,9 +80,7 @@ class StopTest(unittest.TestCase):
         # child. SIGTERM ended the shell, the wedged Litestream went on, and run said stopped.
         fs, db, config, root = sv.small_db_setup(self)
         tmp = os.path.join(ltxg.meta_dir_03(db), "ltx", "0", sv.SNAPSHOT + ".tmp")
-        inner = sv.fake_litestream(self, "trap '' TERM\nsleep 1\nprintf '%s\\n' '"
-                                   + sv.DISK_FULL_LINE.format(tmp=tmp) + "' >&2\n"
-                                   "while :; do sleep 0.1; done")
+        inner = sv.fake_litestream(self, deaf_disk_full_body(tmp))
         wrapper = os.path.join(ltxg.temp_dir(self), "wrapper.sh")
         with open(wrapper, "w") as f:
             f.write(f'#!/bin/sh\n# ltxguard test wrapper that runs its child without exec\n"{inner}" "$@"\n')
