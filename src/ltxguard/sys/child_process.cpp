@@ -1,7 +1,5 @@
 #include "ltxguard/sys/child_process.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -13,10 +11,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstdio>
-#include <cstring>
 
 #include <fmt/format.h>
+
+#include "ltxguard/sys/proc.hpp"
 
 namespace ltxguard::sys {
 namespace {
@@ -59,36 +57,6 @@ size_t write_available(int fd, bool is_socket, const char* p, size_t n) {
     done += static_cast<size_t>(w);
   }
   return done;
-}
-
-// Any process in process group pgid that is not a zombie, from /proc/<pid>/stat. Unreadable
-// /proc: assume one is (the caller then waits, and SIGKILLs, rather than leave one behind).
-bool live_member_of_group(pid_t pgid) {
-  DIR* dir = ::opendir("/proc");
-  if (dir == nullptr) return true;
-  bool found = false;
-  while (!found) {
-    const dirent* e = ::readdir(dir);
-    if (e == nullptr) break;
-    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    const std::string stat_path = std::string(e->d_name) + "/stat";
-    const int fd = ::openat(::dirfd(dir), stat_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    char buf[512];
-    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const char* close_paren = std::strrchr(buf, ')');
-    if (close_paren == nullptr) continue;
-    char state = 0;
-    long ppid = 0, pgrp = 0;
-    if (std::sscanf(close_paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
-    found = pgrp == pgid && state != 'Z' && state != 'X';
-  }
-  ::closedir(dir);
-  return found;
 }
 
 }  // namespace
@@ -146,7 +114,7 @@ bool ChildProcess::group_alive() const {
   if (!status_) return true;  // the child itself
   // Orphans go to init, which reaps them when it gets round to it: a zombie still counts for
   // kill(2) but holds nothing and writes nothing, so only a live member keeps the group alive.
-  return live_member_of_group(child_.pid);
+  return live_process_in_group(child_.pid);
 }
 
 std::optional<ExitStatus> ChildProcess::poll_exit() {

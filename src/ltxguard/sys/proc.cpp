@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -240,6 +241,25 @@ bool RealProcessTable::alive(int pid) const {
   if (paren == std::string::npos || paren + 2 >= stat->size()) return false;
   const char state = (*stat)[paren + 2];
   return state != 'Z' && state != 'X' && state != 'x';
+}
+
+bool live_process_in_group(int pgid) {
+  auto proc = open_proc_root("/proc");
+  if (!proc) return true;
+  for (int pid : numeric_entries(proc->get())) {
+    const util::UniqueFd pid_fd = open_pid_dir(proc->get(), pid);
+    if (!pid_fd.valid()) continue;
+    const auto stat = read_at(pid_fd.get(), "stat", 1024);
+    if (!stat) continue;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const size_t paren = stat->rfind(')');
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (std::sscanf(stat->c_str() + paren + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') return true;
+  }
+  return false;
 }
 
 std::vector<ProcessInfo> find_litestream(const std::vector<ProcessInfo>& processes,

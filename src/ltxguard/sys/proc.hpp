@@ -62,6 +62,11 @@ class RealProcessTable final : public ProcessTable {
 // Litestream's default config file, used when its command line names none.
 inline constexpr std::string_view kDefaultLitestreamConfig = "/etc/litestream.yml";
 
+// Some process of process group pgid is alive: a zombie (not yet reaped by its new parent,
+// often init) does not count. true when /proc cannot be read: the caller then waits, and
+// signals, rather than leave a process behind.
+[[nodiscard]] bool live_process_in_group(int pgid);
+
 // The value of a process's -config/--config argument (either form); nullopt when it names
 // none (Litestream then reads kDefaultLitestreamConfig).
 [[nodiscard]] std::optional<std::string> config_argument(const ProcessInfo& p);

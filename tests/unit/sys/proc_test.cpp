@@ -314,6 +314,25 @@ TEST(FindLitestreamTest, FiltersByConfigPath) {
   EXPECT_EQ(pids(find_litestream(ps)), (std::vector<int>{10, 11, 12, 13, 14, 15}));
 }
 
+TEST(LiveProcessInGroupTest, ALiveMemberCountsAZombieDoesNot) {
+  EXPECT_TRUE(live_process_in_group(::getpgrp()));  // this test itself
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setpgid(0, 0);
+    ::_exit(0);
+  }
+  // Not reaped yet: a zombie that still counts for kill(-pgid, 0).
+  for (int i = 0; i < 200; ++i) {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT | WNOHANG) == 0 && info.si_pid == child) break;
+    ::usleep(10'000);
+  }
+  EXPECT_FALSE(live_process_in_group(child));
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(live_process_in_group(child));  // no such group at all
+}
+
 TEST(FindLitestreamTest, ConfigArgumentInEveryForm) {
   EXPECT_EQ(config_argument(proc(1, "litestream", "", {"litestream", "replicate", "-config", "/a.yml"})), "/a.yml");
   EXPECT_EQ(config_argument(proc(1, "litestream", "", {"litestream", "replicate", "--config=rel.yml"})), "rel.yml");
